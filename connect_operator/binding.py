@@ -1,0 +1,293 @@
+"""shell-operator's side of the contract: the bindings we declare and the contexts we read.
+
+`binding_configuration(settings)` is what `hooks/connect-operator --config` prints: one group,
+`connectors`, holding the connector ConfigMaps (events and snapshots), the Confluent Cloud cluster
+ConfigMaps and the ownership ledger (snapshots only), and a schedule for the periodic resync.
+Every run of a grouped binding carries the full snapshot, so a Synchronization, an Event and the
+resync all reconcile the whole state.
+
+`read_binding_context(text, settings)` turns the binding-context file into a `ClusterView`. It
+walks every element of the array, whatever its type, keeps the newest snapshot of each binding,
+and falls back to Synchronization objects or Event objects when a context has no snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connect_operator.errors import BindingContextError, SettingsError
+from connect_operator.settings import Settings
+
+GROUP = "connectors"
+CONNECTORS_BINDING = "connectors"
+CLUSTERS_BINDING = "confluent-cloud-clusters"
+LEDGER_BINDING = "ledger"
+SCHEDULE_BINDING = "resync"
+CLUSTER_LABELS = ("environment_id", "resource_id")
+
+# Only what a reconcile reads: changes elsewhere (resourceVersion, status, annotations, managed
+# fields) leave the filter result unchanged, and shell-operator then suppresses the event.
+CONFIGMAP_JQ_FILTER = (
+    "{namespace: .metadata.namespace, name: .metadata.name,"
+    " labels: (.metadata.labels // {}), data: (.data // {})}"
+)
+
+
+@dataclass(frozen=True)
+class ConfigMapView:
+    """The parts of a ConfigMap that a reconcile reads."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """`namespace/name`, the way logs and the ledger name a ConfigMap."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What one run knows about Kubernetes, read from the binding contexts.
+
+    `connector_configmaps` is None when no context carried the full set (e.g. only onStartup);
+    then `scope` lists the ConfigMaps seen in events, and only they may be reconciled.
+    """
+
+    connector_configmaps: tuple[ConfigMapView, ...] | None
+    cluster_configmaps: tuple[ConfigMapView, ...]
+    ledger: ConfigMapView | None
+    ledger_known: bool
+    # For event-only runs: ConfigMap refs named by events; deleted ones are absent from
+    # `connector_configmaps_in_scope`.
+    scope: frozenset[str] | None = None
+    connector_configmaps_in_scope: tuple[ConfigMapView, ...] = ()
+    context_types: tuple[str, ...] = ()
+
+    @property
+    def is_full(self) -> bool:
+        """True when the run saw every connector ConfigMap, so it may prune."""
+        return self.connector_configmaps is not None
+
+    def declared_configmaps(self) -> tuple[ConfigMapView, ...]:
+        """The connector ConfigMaps this run reconciles."""
+        if self.connector_configmaps is not None:
+            return self.connector_configmaps
+        return self.connector_configmaps_in_scope
+
+
+def label_selector(selector: str) -> dict[str, Any]:
+    """Turn a kubectl-style selector (`a=b,c!=d,e in (f,g),!h`) into a labelSelector."""
+    match_labels: dict[str, str] = {}
+    expressions: list[dict[str, Any]] = []
+    for requirement in _split_requirements(selector):
+        set_match = re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", requirement)
+        if set_match:
+            key, operator, values = set_match.groups()
+            expressions.append(
+                {
+                    "key": key,
+                    "operator": "In" if operator == "in" else "NotIn",
+                    "values": sorted(v.strip() for v in values.split(",") if v.strip()),
+                }
+            )
+        elif match := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", requirement):
+            key, operator, value = match.groups()
+            if operator == "!=":
+                expressions.append({"key": key, "operator": "NotIn", "values": [value]})
+            else:
+                match_labels[key] = value
+        elif match := re.fullmatch(r"!\s*([\w./-]+)", requirement):
+            expressions.append({"key": match.group(1), "operator": "DoesNotExist"})
+        elif re.fullmatch(r"[\w./-]+", requirement):
+            expressions.append({"key": requirement, "operator": "Exists"})
+        else:
+            raise SettingsError(
+                f"CONNECTOR_LABEL_SELECTOR has a requirement we cannot read: {requirement!r}"
+            )
+    result: dict[str, Any] = {}
+    if match_labels:
+        result["matchLabels"] = match_labels
+    if expressions:
+        result["matchExpressions"] = expressions
+    if not result:
+        raise SettingsError("CONNECTOR_LABEL_SELECTOR is empty; it would select every ConfigMap")
+    return result
+
+
+def _split_requirements(selector: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in selector:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [part for part in parts if part]
+
+
+def binding_configuration(settings: Settings) -> dict[str, Any]:
+    """The shell-operator v1 configuration printed on `--config`."""
+    watched: dict[str, Any] = {}
+    if settings.watch_namespaces is not None:
+        watched = {"namespace": {"nameSelector": {"matchNames": list(settings.watch_namespaces)}}}
+    snapshot_only = {"executeHookOnEvent": [], "executeHookOnSynchronization": False}
+    return {
+        "configVersion": "v1",
+        "kubernetes": [
+            {
+                "name": CONNECTORS_BINDING,
+                "group": GROUP,
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "executeHookOnEvent": ["Added", "Modified", "Deleted"],
+                "labelSelector": label_selector(settings.label_selector),
+                "jqFilter": CONFIGMAP_JQ_FILTER,
+                **watched,
+            },
+            {
+                "name": CLUSTERS_BINDING,
+                "group": GROUP,
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "labelSelector": {
+                    "matchExpressions": [
+                        {"key": label, "operator": "Exists"} for label in CLUSTER_LABELS
+                    ]
+                },
+                "jqFilter": CONFIGMAP_JQ_FILTER,
+                **snapshot_only,
+                **watched,
+            },
+            {
+                "name": LEDGER_BINDING,
+                "group": GROUP,
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "nameSelector": {"matchNames": [settings.ledger_name]},
+                "namespace": {"nameSelector": {"matchNames": [settings.own_namespace]}},
+                "jqFilter": CONFIGMAP_JQ_FILTER,
+                **snapshot_only,
+            },
+        ],
+        "schedule": [
+            {"name": SCHEDULE_BINDING, "group": GROUP, "crontab": settings.resync_schedule}
+        ],
+    }
+
+
+def read_binding_context(text: str, settings: Settings) -> ClusterView:
+    """Parse the binding-context file into what this run knows; BindingContextError if bad."""
+    try:
+        contexts = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BindingContextError(f"binding context is not JSON: {exc}") from None
+    if isinstance(contexts, dict):
+        contexts = [contexts]  # lenient: a single context written by hand
+    if not isinstance(contexts, list):
+        raise BindingContextError("binding context must be a JSON array of contexts")
+
+    latest: dict[str, list[ConfigMapView]] = {}
+    events: dict[str, ConfigMapView | None] = {}
+    types: list[str] = []
+    for index, context in enumerate(contexts):
+        where = f"binding context [{index}]"
+        if not isinstance(context, dict) or "binding" not in context:
+            raise BindingContextError(f"{where} is not an object with a 'binding'")
+        context_type = str(context.get("type", context["binding"]))
+        types.append(context_type)
+        snapshots = context.get("snapshots")
+        if snapshots is not None:
+            if not isinstance(snapshots, dict):
+                raise BindingContextError(f"{where}: 'snapshots' must be an object")
+            for binding, items in snapshots.items():
+                if binding in (CONNECTORS_BINDING, CLUSTERS_BINDING, LEDGER_BINDING):
+                    latest[binding] = _configmaps(items, f"{where}.snapshots.{binding}")
+        binding = context["binding"]
+        if context_type == "Synchronization" and binding in (
+            CONNECTORS_BINDING,
+            CLUSTERS_BINDING,
+            LEDGER_BINDING,
+        ):
+            latest[binding] = _configmaps(context.get("objects", []), f"{where}.objects")
+        elif context_type == "Event" and binding == CONNECTORS_BINDING:
+            configmap = _configmap(context, f"{where}")
+            if configmap is not None:
+                deleted = context.get("watchEvent") == "Deleted"
+                events[configmap.ref] = None if deleted else configmap
+
+    ledgers = [
+        configmap
+        for configmap in latest.get(LEDGER_BINDING, [])
+        if configmap.name == settings.ledger_name and configmap.namespace == settings.own_namespace
+    ]
+    full = latest.get(CONNECTORS_BINDING)
+    return ClusterView(
+        connector_configmaps=tuple(full) if full is not None else None,
+        cluster_configmaps=tuple(latest.get(CLUSTERS_BINDING, [])),
+        ledger=ledgers[0] if ledgers else None,
+        ledger_known=LEDGER_BINDING in latest,
+        scope=None if full is not None else frozenset(events),
+        connector_configmaps_in_scope=tuple(cm for cm in events.values() if cm is not None),
+        context_types=tuple(types),
+    )
+
+
+def _configmaps(items: Any, where: str) -> list[ConfigMapView]:
+    if not isinstance(items, list):
+        raise BindingContextError(f"{where} must be a list")
+    found = []
+    for index, item in enumerate(items):
+        configmap = _configmap(item, f"{where}[{index}]")
+        if configmap is None:
+            raise BindingContextError(
+                f"{where}[{index}] has neither 'object' nor 'filterResult' with a ConfigMap"
+            )
+        found.append(configmap)
+    return sorted(found, key=lambda cm: (cm.namespace, cm.name))
+
+
+def _configmap(item: Any, where: str) -> ConfigMapView | None:
+    """Read a ConfigMap from an item's full `object`, else from our jqFilter's result."""
+    if not isinstance(item, dict):
+        raise BindingContextError(f"{where} must be an object")
+    source = item.get("object")
+    if isinstance(source, dict):
+        metadata = source.get("metadata") or {}
+        fields = {
+            "namespace": metadata.get("namespace"),
+            "name": metadata.get("name"),
+            "labels": metadata.get("labels"),
+            "data": source.get("data"),
+        }
+    elif isinstance(item.get("filterResult"), dict):
+        fields = item["filterResult"]
+    else:
+        return None
+    name = fields.get("name")
+    if not isinstance(name, str) or not name:
+        raise BindingContextError(f"{where}: ConfigMap has no metadata.name")
+    namespace = fields.get("namespace") or "default"
+    labels = fields.get("labels") or {}
+    data = fields.get("data") or {}
+    if not isinstance(labels, dict) or not isinstance(data, dict):
+        raise BindingContextError(f"{where}: labels and data must be objects")
+    return ConfigMapView(
+        namespace=str(namespace),
+        name=name,
+        labels={str(k): str(v) for k, v in labels.items()},
+        data={str(k): str(v) for k, v in data.items()},
+    )

@@ -1,0 +1,210 @@
+"""The `connect-operator` command line.
+
+- `hook`: what `hooks/connect-operator` runs under shell-operator.
+- `run --binding-context FILE [--dry-run]`: the same reconcile, locally, with a human summary.
+- `render --binding-context FILE [--show-secrets]`: the rendered connectors, secrets masked.
+- `config`: the shell-operator binding configuration for the current environment.
+- `status`: a table of the connectors on CONNECT_URL with their state and tasks.
+- `settings`: the effective settings (secrets shown as set/unset).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connect_operator import __version__
+from connect_operator.binding import binding_configuration, read_binding_context
+from connect_operator.connect_client import ConnectClient, Deadline
+from connect_operator.desired import desired_state
+from connect_operator.errors import ConnectOperatorError, PermanentError
+from connect_operator.hook import main as hook_main
+from connect_operator.hook import secrets_redactor
+from connect_operator.logs import configure_logging
+from connect_operator.properties import load_variables
+from connect_operator.reconcile import reconcile
+from connect_operator.report import patch_operations, summary_lines, write_json_lines
+from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
+from connect_operator.templating import MASK, render_connector
+
+_BINDING_CONTEXT = click.option(
+    "--binding-context",
+    "binding_context",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A saved shell-operator binding-context file (a JSON array).",
+)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except PermanentError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="connect-operator")
+def cli() -> None:
+    """GitOps for Kafka Connect: reconcile connectors declared in ConfigMaps.
+
+    Settings come from environment variables; see `connect-operator settings`.
+    """
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--config", "print_config", is_flag=True, help="Print the binding configuration.")
+def hook(print_config: bool) -> None:
+    """Run as a shell-operator hook (reads BINDING_CONTEXT_PATH and friends)."""
+    sys.exit(hook_main(["--config"] if print_config else []))
+
+
+@cli.command()
+@_BINDING_CONTEXT
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Connect.")
+@click.option(
+    "--patch-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the ledger update here, as shell-operator's KUBERNETES_PATCH_PATH would get it.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Also log unchanged connectors and retries.")
+def run(binding_context: Path, dry_run: bool, patch_file: Path | None, verbose: bool) -> None:
+    """Reconcile once against a saved binding context and print a summary per connector.
+
+    Exits 1 when Connect was unreachable or kept failing, as the hook does.
+    """
+    settings = _settings()
+    try:
+        variables = load_variables(settings.config_dir, os.environ)
+        configure_logging(
+            secrets_redactor(variables, settings),
+            json_lines=False,
+            stream=sys.stderr,
+            level=logging.DEBUG if verbose else logging.INFO,
+        )
+        view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
+        report = reconcile(view, variables, settings, dry_run=dry_run)
+    except ConnectOperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in summary_lines(report):
+        click.echo(line)
+    if patch_file is not None and not dry_run:
+        write_json_lines(patch_file, patch_operations(report, settings))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@_BINDING_CONTEXT
+@click.option("--show-secrets", is_flag=True, help="Print values that came from variables too.")
+def render(binding_context: Path, show_secrets: bool) -> None:
+    """Print every connector the ConfigMaps declare, rendered, as JSON.
+
+    Values that came from variables or the environment are masked unless --show-secrets.
+    Exits 1 if any ConfigMap key does not render.
+    """
+    settings = _settings()
+    try:
+        variables = load_variables(settings.config_dir, os.environ)
+        view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
+    except ConnectOperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    desired = desired_state(
+        view.declared_configmaps(), view.cluster_configmaps, variables, settings
+    )
+    documents: list[dict[str, Any]] = []
+    for connector in desired.connectors:
+        config = dict(connector.config)
+        if not show_secrets:
+            config = {k: MASK if k in connector.secret_keys else v for k, v in config.items()}
+        documents.append(
+            {
+                "configmap": connector.source.configmap,
+                "key": connector.source.key,
+                "target": connector.target.id,
+                "enabled": connector.enabled,
+                "name": connector.name,
+                "config": config,
+            }
+        )
+    click.echo(json.dumps(documents, indent=2))
+    for error in desired.errors:
+        click.echo(
+            f"error: ConfigMap {error.source.configmap} key {error.source.key}: {error.message}",
+            err=True,
+        )
+    sys.exit(1 if desired.errors else 0)
+
+
+@cli.command()
+def config() -> None:
+    """Print the shell-operator binding configuration for the current environment."""
+    click.echo(json.dumps(binding_configuration(_settings()), indent=2))
+
+
+@cli.command()
+@click.option("--url", help="Connect REST URL (default: CONNECT_URL).")
+def status(url: str | None) -> None:
+    """Print a table of the connectors on a Connect cluster, with state and tasks."""
+    settings = _settings()
+    client = ConnectClient(
+        url or settings.connect_url,
+        connect_timeout=settings.connect_timeout,
+        request_timeout=settings.request_timeout,
+        deadline=Deadline(settings.run_deadline),
+    )
+    try:
+        observed = client.list_connectors_expanded()
+    except ConnectOperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [("CONNECTOR", "TYPE", "STATE", "TASKS")]
+    for name in sorted(observed):
+        connector = observed[name]
+        tasks = ", ".join(f"{task}:{state}" for task, state in connector.tasks) or "-"
+        rows.append((name, connector.type or "-", connector.state or "-", tasks))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        )
+    if len(rows) == 1:
+        click.echo("(no connectors)")
+
+
+@cli.command(name="settings")
+def show_settings() -> None:
+    """Print every setting, its meaning and its effective value (secrets as set/unset)."""
+    settings = _settings()
+    effective = {
+        "CONNECT_URL": settings.connect_url,
+        "CONNECT_OPERATOR_CONFIG_DIR": str(settings.config_dir),
+        "CONFLUENT_CLOUD_API_URL": settings.confluent_cloud_api_url,
+        "CONNECT_REST_KEY": "set" if settings.confluent_cloud_key else "unset",
+        "CONNECT_REST_SECRET": "set" if settings.confluent_cloud_secret else "unset",
+        "WATCH_NAMESPACES": ",".join(settings.watch_namespaces or ("*",)),
+        "POD_NAMESPACE": settings.own_namespace,
+        "CONNECTOR_LABEL_SELECTOR": settings.label_selector,
+        "RESYNC_SCHEDULE": settings.resync_schedule,
+        "CONNECT_OPERATOR_LEDGER_NAME": settings.ledger_name,
+        "CONNECT_OPERATOR_REQUEST_TIMEOUT": str(settings.request_timeout),
+        "CONNECT_OPERATOR_CONNECT_TIMEOUT": str(settings.connect_timeout),
+        "CONNECT_OPERATOR_RUN_DEADLINE": str(settings.run_deadline),
+        "CONNECT_OPERATOR_MAX_DELETES": str(
+            -1 if settings.max_deletes is None else settings.max_deletes
+        ),
+    }
+    for name, (meaning, _default) in ENVIRONMENT_VARIABLES.items():
+        click.echo(f"{name}={effective[name]}\n    {meaning}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="connect-operator")
+
+
+__all__ = ["cli", "main", "render_connector"]

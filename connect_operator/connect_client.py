@@ -1,0 +1,266 @@
+"""A small, strict client for the Kafka Connect REST API (and Confluent Cloud's copy of it).
+
+One method per endpoint, named after it; each docstring starts with the HTTP call. Every call
+has a timeout bounded by the run's `Deadline`. Only what is safe and brief is retried: 409 and
+Connect's "rebalance is expected" 500 (a rebalance is under way), 502/503/504, and connection
+failures, with exponential backoff. Errors carry the method, path, status and Connect's own
+message, scrubbed of secrets; never the request body. No `requests` exception escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from connect_operator.errors import (
+    ConnectHTTPError,
+    ConnectOperatorError,
+    ConnectServerError,
+    ConnectUnavailable,
+    DeadlineExceeded,
+    classify_http_error,
+)
+from connect_operator.plan import ObservedConnector
+from connect_operator.templating import Redactor
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUSES = frozenset({409, 502, 503, 504})
+_RETRY_500_MARKERS = ("rebalance",)
+
+
+class Deadline:
+    """The time left for the whole run; shell-operator has no hook timeout of its own."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._ends_at = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never negative."""
+        return max(0.0, self._ends_at - self._clock())
+
+    def expired(self) -> bool:
+        """True once the deadline has passed."""
+        return self.remaining() <= 0.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry (Strimzi uses 200 ms, x2, 10 tries)."""
+
+    attempts: int = 8
+    first_delay: float = 0.2
+    factor: float = 2.0
+    max_delay: float = 5.0
+    # Connection failures: a worker restarting. Fewer tries, they are slow.
+    connection_attempts: int = 3
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to sleep after the given (1-based) failed attempt."""
+        return float(min(self.max_delay, self.first_delay * self.factor ** (attempt - 1)))
+
+
+class ConnectClient:
+    """Talks to one Connect REST endpoint."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        auth: tuple[str, str] | None = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 30.0,
+        deadline: Deadline | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        redactor: Redactor | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = session or requests.Session()
+        self._auth = auth
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._deadline = deadline or Deadline(3600.0)
+        self._retry = retry
+        self._redact = redactor or Redactor(frozenset())
+        self._sleep = sleep
+        self.requests_sent = 0
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def list_connectors_expanded(self) -> dict[str, ObservedConnector]:
+        """`GET /connectors?expand=info&expand=status`: every connector, config and state."""
+        body = self._call("GET", "/connectors", params=[("expand", "info"), ("expand", "status")])
+        if isinstance(body, list):  # a server that ignores expand: names only
+            return {str(name): ObservedConnector(name=str(name), config=None) for name in body}
+        if not isinstance(body, dict):
+            raise ConnectServerError("GET", "/connectors", 200, "response is not a JSON object")
+        return {str(name): _observed(str(name), item) for name, item in body.items()}
+
+    def put_connector_config(
+        self, name: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
+    ) -> bool:
+        """`PUT /connectors/{name}/config`: create or update; True when it created it."""
+        response = self._request(
+            "PUT", f"/connectors/{quote(name, safe='')}/config", json=dict(config), secrets=secrets
+        )
+        return response.status_code == 201
+
+    def delete_connector(self, name: str) -> bool:
+        """`DELETE /connectors/{name}`: True when it existed, False when it was already gone."""
+        try:
+            self._request("DELETE", f"/connectors/{quote(name, safe='')}")
+        except ConnectHTTPError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def get_connector_status(self, name: str) -> dict[str, Any]:
+        """`GET /connectors/{name}/status`: the connector's and its tasks' states."""
+        body = self._call("GET", f"/connectors/{quote(name, safe='')}/status")
+        return body if isinstance(body, dict) else {}
+
+    def get_health(self) -> dict[str, Any]:
+        """`GET /health`: the worker's readiness (Kafka 3.9+)."""
+        body = self._call("GET", "/health")
+        return body if isinstance(body, dict) else {}
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ConnectServerError(
+                method, path, response.status_code, "response is not JSON"
+            ) from None
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json: Any = None,
+        secrets: frozenset[str] = frozenset(),
+    ) -> requests.Response:
+        redact = self._redact.extended(secrets) if secrets else self._redact
+        attempt = 0
+        connection_failures = 0
+        while True:
+            attempt += 1
+            remaining = self._deadline.remaining()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"run deadline passed before {method} {path}")
+            timeout = (min(self._connect_timeout, remaining), min(self._request_timeout, remaining))
+            try:
+                self.requests_sent += 1
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    auth=self._auth,
+                    timeout=timeout,
+                    headers={"Accept": "application/json"},
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                connection_failures += 1
+                problem = _describe_transport_error(exc)
+                if connection_failures >= self._retry.connection_attempts:
+                    raise ConnectUnavailable(
+                        f"{method} {path}: cannot reach {self._safe_base_url()}: {problem}"
+                    ) from None
+                self._pause(connection_failures, f"{method} {path}: {problem}")
+                continue
+            except requests.RequestException as exc:
+                raise ConnectUnavailable(
+                    f"{method} {path}: request failed: {type(exc).__name__}"
+                ) from None
+            if response.status_code < 400:
+                return response
+            message = redact(_error_message(response))
+            error = classify_http_error(method, path, response.status_code, message)
+            if _retryable(response.status_code, message) and attempt < self._retry.attempts:
+                self._pause(attempt, str(error))
+                continue
+            raise error
+
+    def _pause(self, attempt: int, why: str) -> None:
+        delay = min(self._retry.delay(attempt), self._deadline.remaining())
+        log.debug("retrying in %.1fs after %s", delay, why)
+        if delay > 0:
+            self._sleep(delay)
+
+    def _safe_base_url(self) -> str:
+        # Drop user-info: a URL such as http://user:pass@host must not reach a log line.
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def _retryable(status: int, message: str) -> bool:
+    if status in _RETRY_STATUSES:
+        return True
+    return status == 500 and any(marker in message for marker in _RETRY_500_MARKERS)
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] if text else response.reason or "no message"
+    if isinstance(body, dict):
+        for field in ("message", "error", "detail"):
+            value = body.get(field)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("detail") or errors[0].get("title") or errors[0])
+    return str(body)[:300]
+
+
+def _describe_transport_error(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    return "connection failed" if "refused" not in str(exc) else "connection refused"
+
+
+def _observed(name: str, item: Any) -> ObservedConnector:
+    if not isinstance(item, dict):
+        return ObservedConnector(name=name, config=None)
+    info = item.get("info") or {}
+    status = item.get("status") or {}
+    config = info.get("config") if isinstance(info, dict) else None
+    connector_state = (
+        (status.get("connector") or {}).get("state") if isinstance(status, dict) else None
+    )
+    tasks: list[tuple[int, str]] = []
+    for task in (status.get("tasks") or []) if isinstance(status, dict) else []:
+        if isinstance(task, dict):
+            tasks.append((int(task.get("id", len(tasks))), str(task.get("state", "UNKNOWN"))))
+    return ObservedConnector(
+        name=name,
+        config={str(k): str(v) for k, v in config.items()} if isinstance(config, dict) else None,
+        state=str(connector_state) if connector_state else None,
+        tasks=tuple(sorted(tasks)),
+        type=(info.get("type") if isinstance(info, dict) else None) or status.get("type"),
+    )
+
+
+__all__ = ["ConnectClient", "ConnectOperatorError", "Deadline", "RetryPolicy"]

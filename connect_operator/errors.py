@@ -1,0 +1,91 @@
+"""The one exception tree of connect-operator.
+
+::
+
+    ConnectOperatorError
+    ├── TemporaryError            retry: the run exits non-zero so shell-operator runs it again
+    │   ├── ConnectUnavailable    connection refused, DNS failure, timeout
+    │   ├── ConnectServerError    5xx, or 409 during a rebalance, after in-run retries
+    │   └── DeadlineExceeded      the run's overall deadline passed
+    └── PermanentError            scoped to one connector or input; retrying cannot help
+        ├── SettingsError         an environment variable has a bad value
+        ├── BindingContextError   the binding-context file is missing or malformed
+        ├── RenderError           a ConfigMap key does not render to a connector
+        ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
+        └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
+
+`ConnectServerError` and `ConnectRejected` share `ConnectHTTPError`'s fields: the method, the
+path, the status and Connect's own message. They never carry a request body, because a body
+holds rendered secrets. `classify_http_error` is the one place that maps a status to a class.
+"""
+
+from __future__ import annotations
+
+
+class ConnectOperatorError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class TemporaryError(ConnectOperatorError):
+    """Something that may work on the next run: shell-operator should retry the hook."""
+
+
+class PermanentError(ConnectOperatorError):
+    """Something that will fail the same way until a person changes the input."""
+
+
+class SettingsError(PermanentError):
+    """An environment variable holds a value we cannot use."""
+
+
+class BindingContextError(PermanentError):
+    """The binding-context file is missing, not JSON, or not in shell-operator's shape."""
+
+
+class RenderError(PermanentError):
+    """A ConfigMap key does not render to `{"name": ..., "config": {...}}`."""
+
+
+class TargetError(PermanentError):
+    """A connector's destination cannot be resolved (e.g. a missing Confluent Cloud cluster)."""
+
+
+class ConnectUnavailable(TemporaryError):
+    """Connect could not be reached: connection refused, DNS failure or timeout."""
+
+
+class DeadlineExceeded(TemporaryError):
+    """The run's overall deadline passed before the work was done."""
+
+
+class ConnectHTTPError(ConnectOperatorError):
+    """Connect answered with an error status. Carries no request body, only what is safe."""
+
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.connect_message = message
+        super().__init__(f"{method} {path} -> {status}: {message}")
+
+
+class ConnectServerError(ConnectHTTPError, TemporaryError):
+    """Connect answered 5xx or 409 (rebalance, stale config) and kept doing so."""
+
+
+class ConnectRejected(ConnectHTTPError, PermanentError):
+    """Connect rejected the request for good: 4xx other than 409, or a missing plugin."""
+
+
+# Connect answers 500 for a connector class it does not have (KIP-891 may make it a 400).
+# Retrying cannot make the plugin appear, so it is permanent and scoped to that connector.
+_PERMANENT_SERVER_MESSAGES = ("Failed to find any class that implements Connector",)
+
+
+def classify_http_error(method: str, path: str, status: int, message: str) -> ConnectHTTPError:
+    """Map an error status from Connect to the class that says whether to retry."""
+    if status == 409 or status >= 500:
+        if any(marker in message for marker in _PERMANENT_SERVER_MESSAGES):
+            return ConnectRejected(method, path, status, message)
+        return ConnectServerError(method, path, status, message)
+    return ConnectRejected(method, path, status, message)

@@ -1,0 +1,138 @@
+"""The shell-operator hook: the only place that reads BINDING_CONTEXT_PATH and chooses exit codes.
+
+- `--config`: print the binding configuration (JSON, nothing else on stdout).
+- otherwise: read the binding context, reconcile, write the ledger patch and the metrics to the
+  files shell-operator handed us, log JSON lines on stdout, and exit:
+
+  ==== ====================================================================================
+  0    everything that could succeed did (per-connector permanent errors are only reported)
+  1    a temporary failure: Connect unreachable or failing, or the run deadline passed
+  2    bad input for the whole run: a malformed binding context, a bad setting, a bad ledger
+  ==== ====================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from connect_operator.binding import ClusterView, binding_configuration, read_binding_context
+from connect_operator.errors import BindingContextError, PermanentError, TemporaryError
+from connect_operator.logs import configure_logging, set_redactor
+from connect_operator.properties import Variables, load_variables
+from connect_operator.reconcile import RunReport, reconcile
+from connect_operator.report import metric_operations, patch_operations, write_json_lines
+from connect_operator.settings import Settings
+from connect_operator.templating import Redactor
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_RETRY = 1
+EXIT_BAD_INPUT = 2
+
+
+def print_config(environ: Mapping[str, str]) -> int:
+    """`--config`: the binding configuration on stdout, or the reason on stderr and exit 2."""
+    try:
+        settings = Settings.from_env(environ)
+        config = binding_configuration(settings)
+    except PermanentError as exc:
+        print(f"connect-operator: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(config, indent=2))
+    return EXIT_OK
+
+
+def read_binding_context_file(environ: Mapping[str, str], settings: Settings) -> ClusterView:
+    """Read and parse $BINDING_CONTEXT_PATH."""
+    path = environ.get("BINDING_CONTEXT_PATH")
+    if not path:
+        raise BindingContextError("BINDING_CONTEXT_PATH is not set; is this run by shell-operator?")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BindingContextError(f"cannot read binding context {path}: {exc.strerror}") from None
+    return read_binding_context(text, settings)
+
+
+def secrets_redactor(variables: Variables, settings: Settings) -> Redactor:
+    """Every secret this run knows of: variable values and the Confluent Cloud secret."""
+    secrets = set(variables.secret_strings())
+    if settings.confluent_cloud_secret:
+        secrets.add(settings.confluent_cloud_secret)
+    return Redactor(secrets)
+
+
+def run(environ: Mapping[str, str]) -> int:
+    """One hook run, as shell-operator starts it."""
+    started = time.monotonic()
+    configure_logging(Redactor(frozenset()), json_lines=True, stream=sys.stdout)
+    try:
+        settings = Settings.from_env(environ)
+        variables = load_variables(settings.config_dir, environ)
+        set_redactor(secrets_redactor(variables, settings))
+        view = read_binding_context_file(environ, settings)
+        if not view.is_full and not view.scope:
+            log.info(
+                "binding context (%s) carries no ConfigMaps: nothing to reconcile",
+                ", ".join(view.context_types) or "empty",
+            )
+            return EXIT_OK
+        report = reconcile(view, variables, settings)
+        write_outputs(report, settings, environ, time.monotonic() - started)
+    except PermanentError as exc:
+        log.error("run aborted: %s", exc)
+        return EXIT_BAD_INPUT
+    except TemporaryError as exc:
+        log.error("run failed, shell-operator will retry: %s", exc)
+        return EXIT_RETRY
+    except Exception as exc:  # the exit code must still tell shell-operator to retry
+        log.error("run failed unexpectedly: %s", type(exc).__name__, exc_info=True)
+        return EXIT_RETRY
+    log_summary(report)
+    return report.exit_code
+
+
+def write_outputs(
+    report: RunReport, settings: Settings, environ: Mapping[str, str], duration: float
+) -> None:
+    """Write the ledger patch and metrics to the files shell-operator handed us, if any."""
+    patch_path = environ.get("KUBERNETES_PATCH_PATH")
+    if patch_path:
+        write_json_lines(Path(patch_path), patch_operations(report, settings))
+    elif report.new_ledger is not None:
+        log.warning("KUBERNETES_PATCH_PATH is not set: the ledger was not written")
+    metrics_path = environ.get("METRICS_PATH")
+    if metrics_path:
+        write_json_lines(Path(metrics_path), metric_operations(report, duration))
+
+
+def log_summary(report: RunReport) -> None:
+    """One line that says how the run went."""
+    counts = report.counts()
+    log.log(
+        logging.WARNING if report.exit_code else logging.INFO,
+        "reconciled %d targets: %d created, %d updated, %d unchanged, %d deleted, %d failed%s",
+        len(report.targets),
+        counts["created"],
+        counts["updated"],
+        counts["unchanged"],
+        counts["deleted"],
+        counts["failed"],
+        "; will retry" if report.exit_code else "",
+    )
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Entry point of `hooks/connect-operator` and `connect-operator hook`."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if environ is None else environ
+    if "--config" in arguments:
+        return print_config(env)
+    return run(env)

@@ -1,0 +1,71 @@
+"""Normalisation: the one function both sides of every comparison go through.
+
+Connect stores every value as a string and adds `name`; Confluent Platform adds
+`__internal.*` keys; Confluent Cloud masks secrets as `****` and may add defaults. Comparing raw
+maps would PUT forever, and an identical PUT restarts the connector, so compare normalised maps,
+and where the server hides or adds values, decide through the ledger's last-applied hash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_MASKED = re.compile(r"^\*{3,}$")
+
+
+def normalise(config: Mapping[str, Any]) -> dict[str, str]:
+    """Values as strings, without `name` and `__internal.*` keys."""
+    result = {}
+    for key, value in config.items():
+        if key == "name" or key.startswith("__internal."):
+            continue
+        if isinstance(value, bool):
+            result[key] = "true" if value else "false"
+        elif value is None:
+            result[key] = ""
+        else:
+            result[key] = value if isinstance(value, str) else str(value)
+    return result
+
+
+def is_masked(value: str) -> bool:
+    """True for a value the server hid, such as Confluent Cloud's `****************`."""
+    return bool(_MASKED.match(value))
+
+
+def changed_keys(
+    desired: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    *,
+    desired_hash: str,
+    last_applied_hash: str | None,
+    server_rewrites_config: bool,
+) -> tuple[str, ...]:
+    """The keys (names only) that make an update necessary; empty when nothing changed.
+
+    - A key missing on the server, or a visible value that differs, always counts.
+    - A masked value counts only when the desired config changed since we last applied it.
+    - A key only the server has counts on self-managed Connect (someone added it, or the user
+      removed it from the ConfigMap); on a server that adds defaults it counts only when the
+      desired config changed since we last applied it.
+    """
+    want = normalise(desired)
+    have = normalise(actual)
+    applied_as_is = last_applied_hash is not None and last_applied_hash == desired_hash
+    differing = [
+        key
+        for key in want
+        if key not in have or (not is_masked(have[key]) and have[key] != want[key])
+    ]
+    masked = [
+        key for key in want if key in have and is_masked(have[key]) and have[key] != want[key]
+    ]
+    extra = [key for key in have if key not in want]
+    result = list(differing)
+    if masked and not applied_as_is:
+        result += masked
+    if extra and (not server_rewrites_config or not applied_as_is):
+        result += extra
+    return tuple(sorted(set(result)))

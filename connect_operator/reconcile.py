@@ -1,0 +1,383 @@
+"""Reconcile: observe each target once, plan purely, apply, and collect what happened.
+
+`reconcile(view, variables, settings)` is the whole run, shared by the hook and the CLI:
+
+    desired = render every declared key       (errors scoped to their ConfigMap key)
+    for each target named by a connector or by the ledger:
+        observed = one GET /connectors?expand=info&expand=status
+        plan     = plan_target(...)            (pure)
+        outcomes = apply(plan, client)         (the only code that writes to Connect)
+    ledger   = what we own after this run      (written by the caller, only if it changed)
+
+Temporary failures (Connect unreachable, 5xx, rebalances that do not settle, the deadline) make
+`RunReport.exit_code` 1, so shell-operator retries. Permanent ones (a key that does not render,
+a config Connect rejects) are reported and scoped to their connector.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import requests
+
+from connect_operator.binding import ClusterView
+from connect_operator.connect_client import ConnectClient, Deadline
+from connect_operator.desired import DesiredConnector, DesiredState, Source, desired_state
+from connect_operator.errors import (
+    ConnectUnavailable,
+    DeadlineExceeded,
+    PermanentError,
+    TemporaryError,
+)
+from connect_operator.ledger import LedgerEntry, read_ledger
+from connect_operator.plan import Action, ActionKind, ObservedConnector, TargetPlan, plan_target
+from connect_operator.properties import Variables
+from connect_operator.settings import Settings
+from connect_operator.targets import Target, target_from_id
+from connect_operator.templating import Redactor
+
+log = logging.getLogger(__name__)
+
+UNAPPLIED_HASH = "unapplied"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one connector (or one ConfigMap key) in this run.
+
+    `result` finishes the sentence "connector x has been ...": created, updated, unchanged,
+    deleted or failed. For a dry run it is what would have happened.
+    """
+
+    result: str
+    target_id: str | None
+    connector: str | None
+    source: Source | None
+    message: str = ""
+    temporary: bool = False
+    changed_keys: tuple[str, ...] = ()
+    planned: ActionKind | None = None
+
+
+@dataclass
+class TargetReport:
+    """One target's plan, outcomes and observed state."""
+
+    target: Target
+    plan: TargetPlan | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    observed: dict[str, ObservedConnector] = field(default_factory=dict)
+    failure: str | None = None
+    requests_sent: int = 0
+
+
+@dataclass
+class RunReport:
+    """Everything one run did; the hook turns it into an exit code, a patch and metrics."""
+
+    declaration_errors: list[Outcome] = field(default_factory=list)
+    targets: list[TargetReport] = field(default_factory=list)
+    # None: do not write the ledger (unknown before, a dry run, or unchanged).
+    new_ledger: tuple[LedgerEntry, ...] | None = None
+    dry_run: bool = False
+    full_state: bool = True
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome: declaration errors first, then per target."""
+        return self.declaration_errors + [o for t in self.targets for o in t.outcomes]
+
+    @property
+    def temporary_failures(self) -> list[str]:
+        """Messages of failures that a later run may fix."""
+        failures = [t.failure for t in self.targets if t.failure]
+        failures += [o.message for t in self.targets for o in t.outcomes if o.temporary]
+        return failures
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything that could succeed did; 1 when shell-operator should retry."""
+        return 1 if self.temporary_failures else 0
+
+    def counts(self) -> Counter[str]:
+        """How many connectors ended in each result."""
+        return Counter(outcome.result for outcome in self.outcomes)
+
+
+def reconcile(
+    view: ClusterView,
+    variables: Variables,
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+    dry_run: bool = False,
+    deadline: Deadline | None = None,
+) -> RunReport:
+    """Make every target match the declared connectors; see the module docstring."""
+    deadline = deadline or Deadline(settings.run_deadline)
+    redactor = Redactor(variables.secret_strings())
+    desired = desired_state(
+        view.declared_configmaps(), view.cluster_configmaps, variables, settings
+    )
+    report = RunReport(dry_run=dry_run, full_state=view.is_full)
+    for error in desired.errors:
+        log.error(
+            "ConfigMap %s key %s is not a connector: %s",
+            error.source.configmap,
+            error.source.key,
+            error.message,
+            extra={
+                "configmap": error.source.configmap,
+                "key": error.source.key,
+                "action": "failed",
+            },
+        )
+        report.declaration_errors.append(Outcome("failed", None, None, error.source, error.message))
+
+    owned = read_ledger(view.ledger) if view.ledger_known else ()
+    owned_by_target: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in owned:
+        owned_by_target[entry.target].append(entry)
+    targets = dict(desired.targets())
+    unresolved_entries: list[LedgerEntry] = []
+    for target_id, entries in owned_by_target.items():
+        if target_id in targets:
+            continue
+        try:
+            targets[target_id] = target_from_id(settings, target_id)
+        except PermanentError as exc:
+            log.warning(
+                "cannot reach target %s of %d owned connectors: %s",
+                target_id,
+                len(entries),
+                exc,
+                extra={"target": target_id},
+            )
+            unresolved_entries += entries
+
+    session = session or requests.Session()
+    new_ledger: list[LedgerEntry] = list(unresolved_entries)
+    for target_id in sorted(targets):
+        target = targets[target_id]
+        client = ConnectClient(
+            target.base_url,
+            session=session,
+            auth=target.auth,
+            connect_timeout=settings.connect_timeout,
+            request_timeout=settings.request_timeout,
+            deadline=deadline,
+            redactor=redactor,
+        )
+        target_report = _reconcile_target(
+            target,
+            client,
+            [c for c in desired.connectors if c.target.id == target_id],
+            owned_by_target.get(target_id, []),
+            desired,
+            view,
+            settings,
+            dry_run,
+        )
+        target_report.requests_sent = client.requests_sent
+        report.targets.append(target_report)
+        new_ledger += _ledger_after(target_report, owned_by_target.get(target_id, []))
+
+    if view.ledger_known and not dry_run and set(new_ledger) != set(owned):
+        report.new_ledger = tuple(sorted(set(new_ledger)))
+    return report
+
+
+def _reconcile_target(
+    target: Target,
+    client: ConnectClient,
+    connectors: list[DesiredConnector],
+    owned: list[LedgerEntry],
+    desired: DesiredState,
+    view: ClusterView,
+    settings: Settings,
+    dry_run: bool,
+) -> TargetReport:
+    report = TargetReport(target=target)
+    try:
+        report.observed = client.list_connectors_expanded()
+    except (TemporaryError, PermanentError) as exc:
+        report.failure = f"target {target.id}: cannot list connectors: {exc}"
+        log.error("%s", report.failure, extra={"target": target.id, "action": "failed"})
+        report.outcomes = [
+            Outcome("failed", target.id, c.name, c.source, "target unavailable", temporary=True)
+            for c in connectors
+        ]
+        return report
+    plan = plan_target(
+        target.id,
+        connectors,
+        report.observed,
+        owned,
+        broken_sources=desired.broken_sources,
+        scope=view.scope,
+        max_deletes=settings.max_deletes,
+        server_rewrites_config=target.server_rewrites_config,
+    )
+    report.plan = plan
+    if plan.refused_prunes:
+        log.error(
+            "refusing to delete %d owned connectors on %s at once (limit "
+            "CONNECT_OPERATOR_MAX_DELETES=%s): %s; if this is intended, raise the limit",
+            len(plan.refused_prunes),
+            target.id,
+            settings.max_deletes,
+            ", ".join(plan.refused_prunes),
+            extra={"target": target.id, "action": "refused"},
+        )
+    report.outcomes = (
+        [_planned_outcome(action) for action in plan.actions] if dry_run else apply(plan, client)
+    )
+    _log_observed_health(target, report.observed, connectors)
+    return report
+
+
+def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
+    """Carry out a plan: deletes first, then creates and updates. The only writer to Connect."""
+    order = {ActionKind.DELETE: 0, ActionKind.CREATE: 1, ActionKind.UPDATE: 1, ActionKind.KEEP: 2}
+    outcomes: list[Outcome] = []
+    gave_up: str | None = None
+    for action in sorted(plan.actions, key=lambda a: (order[a.kind], a.connector)):
+        if action.kind is ActionKind.KEEP:
+            outcomes.append(_log_outcome(action, "unchanged"))
+            continue
+        if gave_up:
+            outcomes.append(_log_outcome(action, "failed", f"not attempted: {gave_up}", True))
+            continue
+        try:
+            if action.kind is ActionKind.DELETE:
+                client.delete_connector(action.connector)
+                outcomes.append(_log_outcome(action, "deleted"))
+            else:
+                assert action.desired is not None
+                created = client.put_connector_config(
+                    action.connector, action.desired.config, action.desired.secret_values()
+                )
+                outcomes.append(_log_outcome(action, "created" if created else "updated"))
+        except (ConnectUnavailable, DeadlineExceeded) as exc:
+            gave_up = str(exc)
+            outcomes.append(_log_outcome(action, "failed", str(exc), True))
+        except TemporaryError as exc:
+            outcomes.append(_log_outcome(action, "failed", str(exc), True))
+        except PermanentError as exc:
+            outcomes.append(_log_outcome(action, "failed", str(exc), False))
+    return outcomes
+
+
+def _planned_outcome(action: Action) -> Outcome:
+    return Outcome(
+        action.kind.value,
+        action.target_id,
+        action.connector,
+        action.source,
+        action.reason,
+        changed_keys=action.changed_keys,
+        planned=action.kind,
+    )
+
+
+def _log_outcome(
+    action: Action, result: str, message: str = "", temporary: bool = False
+) -> Outcome:
+    context = {
+        "connector": action.connector,
+        "target": action.target_id,
+        "action": result,
+        "configmap": action.source.configmap if action.source else None,
+        "key": action.source.key if action.source else None,
+    }
+    if result == "failed":
+        log.error(
+            "connector %s has failed to be %s: %s",
+            action.connector,
+            action.kind.value,
+            message,
+            extra=context,
+        )
+    elif result == "unchanged":
+        log.debug("connector %s has been unchanged", action.connector, extra=context)
+    else:
+        detail = f" (keys: {', '.join(action.changed_keys)})" if action.changed_keys else ""
+        log.info(
+            "connector %s has been %s: %s%s",
+            action.connector,
+            result,
+            action.reason,
+            detail,
+            extra=context,
+        )
+    return Outcome(
+        result,
+        action.target_id,
+        action.connector,
+        action.source,
+        message or action.reason,
+        temporary,
+        action.changed_keys,
+        action.kind,
+    )
+
+
+def _log_observed_health(
+    target: Target, observed: dict[str, ObservedConnector], connectors: Iterable[DesiredConnector]
+) -> None:
+    for connector in connectors:
+        current = observed.get(connector.name)
+        if current is None or not connector.enabled:
+            continue
+        failed_tasks = [task for task, state in current.tasks if state == "FAILED"]
+        if current.state == "FAILED" or failed_tasks:
+            log.warning(
+                "connector %s is %s with failed tasks %s",
+                connector.name,
+                current.state,
+                failed_tasks,
+                extra={
+                    "connector": connector.name,
+                    "target": target.id,
+                    "configmap": connector.source.configmap,
+                    "key": connector.source.key,
+                },
+            )
+
+
+def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[LedgerEntry]:
+    """What we own on this target after the run."""
+    if report.plan is None:  # the target could not be observed: nothing changed there
+        return list(owned)
+    previous = {entry.connector: entry for entry in owned}
+    declared = {
+        action.connector: action.desired
+        for action in report.plan.actions
+        if action.desired is not None and action.desired.enabled
+    }
+    entries = list(report.plan.kept_entries)
+    for outcome in report.outcomes:
+        action_desired = declared.get(outcome.connector or "")
+        if outcome.result in ("created", "updated", "unchanged") and action_desired is not None:
+            entries.append(_entry(action_desired, action_desired.config_hash))
+        elif outcome.result == "failed" and outcome.connector is not None:
+            old = previous.get(outcome.connector)
+            if old is not None:
+                entries.append(old if action_desired is None else _entry(action_desired, old.hash))
+            elif action_desired is not None and outcome.planned is ActionKind.UPDATE:
+                # It exists and is declared: own it, and make the next run compare in full.
+                entries.append(_entry(action_desired, UNAPPLIED_HASH))
+    return entries
+
+
+def _entry(connector: DesiredConnector, config_hash: str) -> LedgerEntry:
+    return LedgerEntry(
+        target=connector.target.id,
+        connector=connector.name,
+        configmap=connector.source.configmap,
+        key=connector.source.key,
+        hash=config_hash,
+    )

@@ -1,0 +1,106 @@
+"""Report back: the files shell-operator hands us (patch and metrics) and the human summary.
+
+The ledger goes to KUBERNETES_PATCH_PATH as one JSON document per line. Metrics go to
+METRICS_PATH in the group `connect_operator`, written in full on every run, because
+shell-operator replaces a group's series with each batch. Neither holds a config value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from connect_operator.ledger import ledger_patch_operation
+from connect_operator.reconcile import RunReport
+from connect_operator.settings import Settings
+
+METRIC_GROUP = "connect_operator"
+RESULTS = ("created", "updated", "unchanged", "deleted", "failed")
+
+
+def patch_operations(report: RunReport, settings: Settings) -> list[dict[str, Any]]:
+    """The Kubernetes operations this run asks shell-operator to perform."""
+    if report.new_ledger is None:
+        return []
+    return [ledger_patch_operation(settings.ledger_name, settings.own_namespace, report.new_ledger)]
+
+
+def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[str, Any]]:
+    """The full metric set for this run."""
+    ops: list[dict[str, Any]] = []
+
+    def gauge(name: str, value: float, **labels: str) -> None:
+        op: dict[str, Any] = {"group": METRIC_GROUP, "name": name, "action": "set", "value": value}
+        if labels:
+            op["labels"] = labels
+        ops.append(op)
+
+    gauge("connect_operator_run_duration_seconds", round(duration_seconds, 3))
+    gauge("connect_operator_declaration_errors", len(report.declaration_errors))
+    for target in report.targets:
+        counts = {result: 0 for result in RESULTS}
+        for outcome in target.outcomes:
+            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        for result, count in counts.items():
+            gauge("connect_operator_connectors", count, target=target.target.id, result=result)
+        gauge("connect_operator_target_up", 0 if target.failure else 1, target=target.target.id)
+        refused = len(target.plan.refused_prunes) if target.plan else 0
+        gauge("connect_operator_deletes_refused", refused, target=target.target.id)
+        managed = {o.connector for o in target.outcomes if o.result != "deleted" and o.connector}
+        for name in sorted(managed):
+            observed = target.observed.get(name)
+            if observed is None or observed.state is None:
+                continue
+            gauge(
+                "connect_operator_connector_running",
+                1 if observed.state == "RUNNING" else 0,
+                target=target.target.id,
+                connector=name,
+                state=observed.state,
+            )
+            failed = sum(1 for _, state in observed.tasks if state == "FAILED")
+            gauge(
+                "connect_operator_connector_failed_tasks",
+                failed,
+                target=target.target.id,
+                connector=name,
+            )
+    return ops
+
+
+def write_json_lines(path: Path, documents: Iterable[dict[str, Any]]) -> None:
+    """Append JSON documents, one per line, to a file shell-operator created for us."""
+    lines = [json.dumps(document, sort_keys=True) + "\n" for document in documents]
+    if not lines:
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        handle.writelines(lines)
+
+
+def summary_lines(report: RunReport) -> list[str]:
+    """A human summary, one line per connector, for `connect-operator run`."""
+    lines = []
+    verb = "would be " if report.dry_run else ""
+    for outcome in report.outcomes:
+        where = f"{outcome.source.configmap} [{outcome.source.key}]" if outcome.source else ""
+        name = outcome.connector or "?"
+        target_id = outcome.target_id or "-"
+        detail = outcome.message
+        if outcome.changed_keys:
+            detail = f"{detail} (keys: {', '.join(outcome.changed_keys)})"
+        result = outcome.result if outcome.result == "failed" else verb + outcome.result
+        lines.append(f"{result:<20} {name:<32} {target_id:<22} {where}  {detail}".rstrip())
+    for target in report.targets:
+        if target.plan and target.plan.refused_prunes:
+            lines.append(
+                f"{'refused':<20} {len(target.plan.refused_prunes)} deletions on {target.target.id}"
+                f" above CONNECT_OPERATOR_MAX_DELETES: {', '.join(target.plan.refused_prunes)}"
+            )
+        if target.failure:
+            lines.append(f"{'failed':<20} {target.failure}")
+    counts = report.counts()
+    totals = ", ".join(f"{counts.get(result, 0)} {result}" for result in RESULTS)
+    lines.append(f"{'dry run: ' if report.dry_run else ''}{totals}")
+    return lines

@@ -1,0 +1,102 @@
+"""Where a connector goes: the self-managed Connect cluster or a Confluent Cloud cluster.
+
+A ConfigMap without the `destination.cc` label goes to `CONNECT_URL`. With
+`destination.cc=<name>`, it goes to Confluent Cloud's managed-connector API for the cluster that
+ConfigMap `<name>` describes with its `environment_id` and `resource_id` labels. Target ids are
+stable strings (`self-managed`, `confluent-cloud/<env>/<cluster>`) because the ledger stores them:
+changing `CONNECT_URL` must not orphan what we own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connect_operator.binding import CLUSTER_LABELS, ConfigMapView
+from connect_operator.errors import TargetError
+from connect_operator.settings import Settings
+
+DESTINATION_CC_LABEL = "destination.cc"
+SELF_MANAGED = "self-managed"
+_CC_PREFIX = "confluent-cloud/"
+_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Kafka Connect REST endpoint and how to talk to it."""
+
+    id: str
+    base_url: str
+    auth: tuple[str, str] | None = None
+    # Confluent Cloud adds default keys and masks secrets; compare those through the ledger hash.
+    server_rewrites_config: bool = False
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"Target(id={self.id!r}, base_url={self.base_url!r})"
+
+
+def self_managed_target(settings: Settings) -> Target:
+    """The Connect cluster at CONNECT_URL."""
+    return Target(id=SELF_MANAGED, base_url=settings.connect_url)
+
+
+def confluent_cloud_target(settings: Settings, environment_id: str, cluster_id: str) -> Target:
+    """A Confluent Cloud cluster's managed-connector API; TargetError without credentials."""
+    for label, value in (("environment_id", environment_id), ("resource_id", cluster_id)):
+        if not _ID.match(value):
+            raise TargetError(f"Confluent Cloud {label} {value!r} is not a valid id")
+    if not settings.confluent_cloud_key or not settings.confluent_cloud_secret:
+        raise TargetError(
+            "Confluent Cloud target needs CONNECT_REST_KEY and CONNECT_REST_SECRET to be set"
+        )
+    return Target(
+        id=f"{_CC_PREFIX}{environment_id}/{cluster_id}",
+        base_url=(
+            f"{settings.confluent_cloud_api_url}/connect/v1/environments/{environment_id}"
+            f"/clusters/{cluster_id}"
+        ),
+        auth=(settings.confluent_cloud_key, settings.confluent_cloud_secret),
+        server_rewrites_config=True,
+    )
+
+
+def target_from_id(settings: Settings, target_id: str) -> Target:
+    """Rebuild a target from a ledger id, so owned connectors can be pruned after the last
+    ConfigMap that pointed at their cluster is gone."""
+    if target_id == SELF_MANAGED:
+        return self_managed_target(settings)
+    if target_id.startswith(_CC_PREFIX):
+        parts = target_id[len(_CC_PREFIX) :].split("/")
+        if len(parts) == 2:
+            return confluent_cloud_target(settings, parts[0], parts[1])
+    raise TargetError(f"ledger names an unknown target {target_id!r}")
+
+
+def target_for(
+    configmap: ConfigMapView, clusters: Sequence[ConfigMapView], settings: Settings
+) -> Target:
+    """The target a connector ConfigMap declares, resolved against the cluster ConfigMaps."""
+    cluster_name = configmap.labels.get(DESTINATION_CC_LABEL)
+    if not cluster_name:
+        return self_managed_target(settings)
+    same_namespace = [
+        c for c in clusters if c.name == cluster_name and c.namespace == configmap.namespace
+    ]
+    candidates = same_namespace or [c for c in clusters if c.name == cluster_name]
+    if not candidates:
+        raise TargetError(
+            f"label {DESTINATION_CC_LABEL}={cluster_name} names no ConfigMap labelled "
+            f"{' and '.join(CLUSTER_LABELS)}"
+        )
+    if len(candidates) > 1:
+        refs = ", ".join(c.ref for c in candidates)
+        raise TargetError(
+            f"label {DESTINATION_CC_LABEL}={cluster_name} is ambiguous: {refs}; "
+            "put the cluster ConfigMap in the connector's namespace"
+        )
+    cluster = candidates[0]
+    return confluent_cloud_target(
+        settings, cluster.labels["environment_id"], cluster.labels["resource_id"]
+    )

@@ -1,0 +1,413 @@
+"""A small stand-in for shell-operator, to drive `hooks/` exactly the way it does.
+
+It follows /work/shared/reference/shell-operator-contract.md:
+
+- discovery: executable files under the hooks dir, skipping dot-files, `lib/`, *.yaml/json/md/txt;
+- `--config`: argv `--config`, cwd = hooks dir, stdout parsed as YAML/JSON and validated here
+  against the v1 rules (`validate_hook_config`);
+- a run: no argv, cwd = the hook's directory, stdin /dev/null, the six *_PATH files pre-created
+  empty in a temp dir, JSON-array binding contexts built from a store of objects, with each
+  binding's selectors and jqFilter applied;
+- after exit 0 the patch file is applied to the store (Create*, Delete*, MergePatch, JQPatch).
+
+It is a test double for speed and for the demo, not a reimplementation: the real shell-operator
+is the truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jq
+import yaml
+
+OUTPUT_FILES = {
+    "BINDING_CONTEXT_PATH": "binding-context.json",
+    "METRICS_PATH": "metrics.json",
+    "CONVERSION_RESPONSE_PATH": "conversion.json",
+    "VALIDATING_RESPONSE_PATH": "validating.json",
+    "ADMISSION_RESPONSE_PATH": "validating.json",
+    "KUBERNETES_PATCH_PATH": "kubernetes-patch.json",
+}
+
+_ROOT_KEYS = {
+    "configVersion",
+    "onStartup",
+    "settings",
+    "schedule",
+    "kubernetes",
+    "kubernetesValidating",
+    "kubernetesMutating",
+    "kubernetesCustomResourceConversion",
+}
+_KUBERNETES_KEYS = {
+    "name",
+    "kind",
+    "apiVersion",
+    "queue",
+    "group",
+    "allowFailure",
+    "executeHookOnEvent",
+    "watchEvent",
+    "executeHookOnSynchronization",
+    "keepFullObjectsInMemory",
+    "waitForSynchronization",
+    "resynchronizationPeriod",
+    "jqFilter",
+    "includeSnapshotsFrom",
+    "nameSelector",
+    "labelSelector",
+    "fieldSelector",
+    "namespace",
+}
+_SCHEDULE_KEYS = {"name", "crontab", "allowFailure", "queue", "group", "includeSnapshotsFrom"}
+_EVENTS = {"Added", "Modified", "Deleted"}
+_OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+
+
+def validate_hook_config(config: Any) -> None:
+    """Assert that a `--config` document is one shell-operator v1 would accept."""
+    assert isinstance(config, dict), "config must be an object"
+    assert config.get("configVersion") == "v1", "configVersion must be v1"
+    assert len(config) >= 2, "config needs configVersion plus at least one binding"
+    unknown = set(config) - _ROOT_KEYS
+    assert not unknown, f"unknown root keys {unknown}"
+    names: list[str] = []
+    for binding in config.get("kubernetes", []):
+        _validate_kubernetes_binding(binding)
+        names.append(binding.get("name", "kubernetes"))
+    assert len(names) == len(set(names)), f"kubernetes binding names repeat: {names}"
+    if "kubernetes" in config:
+        assert config["kubernetes"], "kubernetes must have at least one binding"
+    for schedule in config.get("schedule", []):
+        unknown = set(schedule) - _SCHEDULE_KEYS
+        assert not unknown, f"unknown schedule keys {unknown}"
+        crontab = schedule.get("crontab")
+        assert isinstance(crontab, str), "schedule.crontab is required"
+        if not crontab.startswith("@"):
+            fields = crontab.split()
+            assert len(fields) in (5, 6), f"crontab {crontab!r} needs 5 or 6 fields"
+            assert all(_CRON_FIELD.match(f) for f in fields), f"bad crontab {crontab!r}"
+        for name in schedule.get("includeSnapshotsFrom", []):
+            assert names.count(name) == 1, f"includeSnapshotsFrom names unknown binding {name}"
+    if "settings" in config:
+        assert set(config["settings"]) == {"executionMinInterval", "executionBurst"}
+
+
+def _validate_kubernetes_binding(binding: Any) -> None:
+    assert isinstance(binding, dict), "kubernetes binding must be an object"
+    unknown = set(binding) - _KUBERNETES_KEYS
+    assert not unknown, f"unknown kubernetes binding keys {unknown}"
+    assert isinstance(binding.get("kind"), str) and binding["kind"], "kind is required"
+    events = binding.get("executeHookOnEvent", [])
+    assert isinstance(events, list) and set(events) <= _EVENTS, f"bad executeHookOnEvent {events}"
+    if "jqFilter" in binding:
+        jq.compile(binding["jqFilter"])  # a syntax error is a config error
+    selector = binding.get("labelSelector")
+    if selector is not None:
+        _validate_label_selector(selector)
+    name_selector = binding.get("nameSelector")
+    if name_selector is not None:
+        assert set(name_selector) == {"matchNames"}, "nameSelector needs exactly matchNames"
+    namespace = binding.get("namespace")
+    if namespace is not None:
+        assert 1 <= len(namespace) <= 2 and set(namespace) <= {"nameSelector", "labelSelector"}
+        if "nameSelector" in namespace:
+            assert set(namespace["nameSelector"]) == {"matchNames"}
+        if "labelSelector" in namespace:
+            _validate_label_selector(namespace["labelSelector"])
+    for flag in ("executeHookOnSynchronization", "keepFullObjectsInMemory", "allowFailure"):
+        if flag in binding:
+            assert isinstance(binding[flag], bool), f"{flag} must be a boolean"
+
+
+def _validate_label_selector(selector: Any) -> None:
+    assert isinstance(selector, dict) and 1 <= len(selector) <= 2
+    assert set(selector) <= {"matchLabels", "matchExpressions"}
+    for key, value in selector.get("matchLabels", {}).items():
+        assert isinstance(key, str) and isinstance(value, str)
+    for expression in selector.get("matchExpressions", []):
+        assert set(expression) <= {"key", "operator", "values"}
+        assert expression["operator"] in _OPERATORS
+        if expression["operator"] in ("In", "NotIn"):
+            assert expression.get("values"), "In/NotIn need values"
+
+
+def discover_hooks(hooks_dir: Path) -> list[Path]:
+    """Executable hook files, in shell-operator's order and with its skip rules."""
+    found = []
+    for root, dirs, files in os.walk(hooks_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "lib"]
+        for name in files:
+            if name.startswith(".") or name.endswith((".yaml", ".json", ".md", ".txt")):
+                continue
+            path = Path(root) / name
+            if path.stat().st_mode & 0o111:
+                found.append(path.resolve())
+    return sorted(found, key=str)
+
+
+def hook_config(hook: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Run `hook --config` as shell-operator does and return the validated config."""
+    done = subprocess.run(
+        [str(hook), "--config"],
+        cwd=hook.parent,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"--config failed ({done.returncode}): {done.stderr}"
+    config = yaml.safe_load(done.stdout)
+    validate_hook_config(config)
+    return dict(config)
+
+
+def _labels_match(labels: Mapping[str, str], selector: Mapping[str, Any]) -> bool:
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+@dataclass
+class ObjectStore:
+    """The Kubernetes objects a test pretends exist, keyed by (kind, namespace, name)."""
+
+    objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def put(self, obj: Mapping[str, Any], namespace: str = "default") -> None:
+        """Create or replace an object; its namespace defaults to `default`."""
+        obj = copy.deepcopy(dict(obj))
+        metadata = obj.setdefault("metadata", {})
+        metadata.setdefault("namespace", namespace)
+        key = (obj["kind"], metadata["namespace"], metadata["name"])
+        previous = self.objects.get(key)
+        version = int(previous["metadata"].get("resourceVersion", "0")) + 1 if previous else 1
+        metadata["resourceVersion"] = str(version)
+        self.objects[key] = obj
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object, or None."""
+        return self.objects.get((kind, namespace, name))
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Remove an object if present."""
+        self.objects.pop((kind, namespace, name), None)
+
+    def load_manifests(self, paths: Iterable[Path], namespace: str = "default") -> None:
+        """Put every YAML document from the files (kustomization.yaml files are skipped)."""
+        for path in paths:
+            if path.name == "kustomization.yaml":
+                continue
+            for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+                if isinstance(document, dict) and "kind" in document:
+                    self.put(document, namespace)
+
+    def select(self, binding: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Snapshot items for a binding: selectors, jqFilter and shell-operator's sort."""
+        kind = binding["kind"]
+        namespaces = binding.get("namespace", {}).get("nameSelector", {}).get("matchNames")
+        names = binding.get("nameSelector", {}).get("matchNames")
+        selector = binding.get("labelSelector", {})
+        program = jq.compile(binding["jqFilter"]) if binding.get("jqFilter") else None
+        items = []
+        for (obj_kind, namespace, name), obj in sorted(self.objects.items()):
+            if obj_kind.lower() != kind.lower():
+                continue
+            if namespaces is not None and namespace not in namespaces:
+                continue
+            if names is not None and name not in names:
+                continue
+            if not _labels_match(obj.get("metadata", {}).get("labels") or {}, selector):
+                continue
+            item: dict[str, Any] = {}
+            if binding.get("keepFullObjectsInMemory", True):
+                item["object"] = copy.deepcopy(obj)
+            if program is not None:
+                outputs = program.input_value(obj).all()
+                item["filterResult"] = (
+                    None if not outputs else outputs[0] if len(outputs) == 1 else outputs
+                )
+            items.append(item)
+        return items
+
+    def apply_patch_text(self, text: str) -> list[str]:
+        """Apply a KUBERNETES_PATCH_PATH file; return the operations applied."""
+        applied = []
+        for operation in _documents(text):
+            applied.append(self._apply(operation))
+        return applied
+
+    def _apply(self, op: Mapping[str, Any]) -> str:
+        kind_of_op = op["operation"]
+        if kind_of_op in ("Create", "CreateOrUpdate", "CreateIfNotExists"):
+            obj = op["object"]
+            if isinstance(obj, str):
+                obj = yaml.safe_load(obj)
+            metadata = obj["metadata"]
+            existing = self.get(obj["kind"], metadata.get("namespace", "default"), metadata["name"])
+            if existing is not None and kind_of_op == "Create":
+                raise AssertionError(f"Create of existing {metadata['name']}")
+            if existing is None or kind_of_op == "CreateOrUpdate":
+                self.put(obj)
+            return f"{kind_of_op} {obj['kind']}/{metadata['name']}"
+        if kind_of_op.startswith("Delete"):
+            self.delete(op["kind"], op.get("namespace") or "default", op["name"])
+            return f"{kind_of_op} {op['kind']}/{op['name']}"
+        if kind_of_op in ("MergePatch", "JQPatch"):
+            target = self.get(op["kind"], op.get("namespace") or "default", op["name"])
+            if target is None:
+                assert op.get("ignoreMissingObject"), f"{kind_of_op} of missing {op['name']}"
+                return f"{kind_of_op} skipped"
+            if kind_of_op == "MergePatch":
+                patched = _merge_patch(target, op["mergePatch"])
+            else:
+                patched = jq.compile(op["jqFilter"]).input_value(target).first()
+            self.put(patched)
+            return f"{kind_of_op} {op['kind']}/{op['name']}"
+        raise AssertionError(f"unsupported patch operation {kind_of_op}")
+
+    def save(self, path: Path) -> None:
+        """Persist the store as JSON (used by `make demo` between runs)."""
+        path.write_text(json.dumps(list(self.objects.values()), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> ObjectStore:
+        """Read a store saved with `save`."""
+        store = cls()
+        for obj in json.loads(path.read_text(encoding="utf-8")):
+            store.objects[(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])] = (
+                obj
+            )
+        return store
+
+
+def _documents(text: str) -> list[dict[str, Any]]:
+    if not text.strip():
+        return []
+    decoder = json.JSONDecoder()
+    documents: list[dict[str, Any]] = []
+    position = 0
+    try:
+        while position < len(text):
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                break
+            document, position = decoder.raw_decode(text, position)
+            documents.append(document)
+        return documents
+    except json.JSONDecodeError:
+        return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
+def group_contexts(
+    config: Mapping[str, Any], store: ObjectStore, trigger: str = "Group"
+) -> list[dict[str, Any]]:
+    """The binding context of a grouped run, as shell-operator builds it: every kubernetes
+    binding of the group's snapshot. `trigger` may be "Group" (an event or a Synchronization of
+    a grouped binding) or "Schedule"."""
+    bindings = config.get("kubernetes", [])
+    group = next(b["group"] for b in bindings if b.get("group"))
+    snapshots = {b["name"]: store.select(b) for b in bindings if b.get("group") == group}
+    if trigger == "Schedule":
+        schedule = next(s for s in config.get("schedule", []) if s.get("group") == group)
+        return [{"binding": schedule["name"], "type": "Schedule", "snapshots": snapshots}]
+    first = next(b for b in bindings if b.get("group") == group)
+    return [{"binding": first["name"], "type": "Group", "groupName": group, "snapshots": snapshots}]
+
+
+@dataclass
+class HookRun:
+    """What one hook run did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    patch: str
+    metrics: str
+    seconds: float
+    files_left: list[str]
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines the hook printed on stdout."""
+        lines = []
+        for line in self.stdout.splitlines():
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+        return lines
+
+
+def run_hook(
+    hook: Path,
+    contexts: list[dict[str, Any]],
+    env: Mapping[str, str],
+    store: ObjectStore | None = None,
+    timeout: float = 300,
+) -> HookRun:
+    """Run a hook once like shell-operator; on exit 0, apply its patch file to the store."""
+    with tempfile.TemporaryDirectory(prefix="shell-operator-") as tmp:
+        tmp_path = Path(tmp)
+        run_env = dict(env)
+        for variable, filename in OUTPUT_FILES.items():
+            path = tmp_path / filename
+            path.touch(mode=0o644)
+            run_env[variable] = str(path)
+        (tmp_path / OUTPUT_FILES["BINDING_CONTEXT_PATH"]).write_text(json.dumps(contexts))
+        before = set(os.listdir(hook.parent))
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(hook)],
+            cwd=hook.parent,
+            env=run_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        patch = (tmp_path / OUTPUT_FILES["KUBERNETES_PATCH_PATH"]).read_text()
+        metrics = (tmp_path / OUTPUT_FILES["METRICS_PATH"]).read_text()
+        left = sorted(set(os.listdir(hook.parent)) - before)
+        left += sorted(p.name for p in tmp_path.iterdir() if p.name not in OUTPUT_FILES.values())
+    if done.returncode == 0 and store is not None:
+        store.apply_patch_text(patch)
+    return HookRun(done.returncode, done.stdout, done.stderr, patch, metrics, seconds, left)
