@@ -1,0 +1,1 @@
+"""Tests against the real local Kafka cluster of tests/kafka/cluster.py."""
