@@ -411,3 +411,66 @@ def run_hook(
     if done.returncode == 0 and store is not None:
         store.apply_patch_text(patch)
     return HookRun(done.returncode, done.stdout, done.stderr, patch, metrics, seconds, left)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOOK = REPO_ROOT / "hooks" / "connect-operator"
+
+
+@dataclass
+class ShellOperator:
+    """One hook, one store, one environment: `run()` is one shell-operator task."""
+
+    env: dict[str, str]
+    store: ObjectStore = field(default_factory=ObjectStore)
+    hook: Path = HOOK
+    runs: list[HookRun] = field(default_factory=list)
+
+    def config(self) -> dict[str, Any]:
+        """The hook's validated `--config` (shell-operator calls it without the *_PATH vars)."""
+        return hook_config(self.hook, self.env)
+
+    def run(self, trigger: str = "Group", timeout: float = 300) -> HookRun:
+        """Build the grouped binding context from the store, run the hook, apply its patch."""
+        contexts = group_contexts(self.config(), self.store, trigger)
+        result = run_hook(self.hook, contexts, self.env, self.store, timeout=timeout)
+        self.runs.append(result)
+        return result
+
+    def run_with(self, contexts: list[dict[str, Any]], timeout: float = 300) -> HookRun:
+        """Run the hook with hand-made binding contexts."""
+        result = run_hook(self.hook, contexts, self.env, self.store, timeout=timeout)
+        self.runs.append(result)
+        return result
+
+    def put_configmap(
+        self,
+        name: str,
+        data: Mapping[str, str],
+        labels: Mapping[str, str] | None = None,
+        namespace: str = "default",
+    ) -> None:
+        """Create or replace a ConfigMap; labels default to an enabled connector ConfigMap."""
+        self.store.put(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": dict(labels or {"destination": "connect", "enabled": "true"}),
+                },
+                "data": dict(data),
+            }
+        )
+
+    def delete_configmap(self, name: str, namespace: str = "default") -> None:
+        """Delete a ConfigMap from the store."""
+        self.store.delete("ConfigMap", namespace, name)
+
+    def ledger(self, name: str = "connect-operator-ledger", namespace: str = "default") -> Any:
+        """The ledger document the hook wrote, or None."""
+        configmap = self.store.get("ConfigMap", namespace, name)
+        if configmap is None:
+            return None
+        return json.loads(configmap["data"]["ledger.json"])

@@ -1,0 +1,203 @@
+"""A stateful fake of the Kafka Connect REST API, served over real HTTP on loopback.
+
+It keeps connectors in memory, answers the endpoints the operator uses the way Connect does
+(strings only, `name` added to stored configs, 201 vs 200 on PUT, JSON error bodies), and records
+every request so tests can count writes. It can also play Confluent Cloud (basic auth, masked
+secrets, added default keys) and inject failures. It is for speed only: the integration suite
+against a real Connect cluster is the truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+KNOWN_CLASSES = {
+    "FileStreamSource",
+    "FileStreamSink",
+    "org.apache.kafka.connect.file.FileStreamSourceConnector",
+    "org.apache.kafka.connect.file.FileStreamSinkConnector",
+    "io.confluent.connect.jdbc.JdbcSourceConnector",
+    "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    authorization: str | None
+
+    @property
+    def is_write(self) -> bool:
+        """True for requests that change Connect."""
+        return self.method in ("PUT", "POST", "DELETE", "PATCH")
+
+
+@dataclass
+class FakeConnect:
+    """State and behaviour of the fake; `serve()` puts it on a loopback port."""
+
+    prefix: str = ""
+    basic_auth: tuple[str, str] | None = None
+    masks_secrets: tuple[str, ...] = ()  # keys answered as "****" (Confluent Cloud style)
+    added_defaults: dict[str, str] = field(default_factory=dict)
+    connectors: dict[str, dict[str, str]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # (method, path-prefix) -> list of (status, message) answered before normal behaviour
+    failures: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
+    url: str = ""
+
+    def writes(self) -> list[RecordedRequest]:
+        """The requests that changed something."""
+        return [r for r in self.requests if r.is_write]
+
+    def fail_next(self, method: str, path_prefix: str, *answers: tuple[int, str]) -> None:
+        """Answer the next matching requests with these (status, message) pairs."""
+        self.failures.setdefault((method, path_prefix), []).extend(answers)
+
+    def handle(
+        self, method: str, raw_path: str, body: Any, authorization: str | None
+    ) -> tuple[int, Any]:
+        """Answer one request like Connect would."""
+        parts = urlsplit(raw_path)
+        path = parts.path
+        self.requests.append(
+            RecordedRequest(method, path, parse_qs(parts.query), body, authorization)
+        )
+        if self.basic_auth is not None:
+            token = base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            if authorization != f"Basic {token}":
+                return 401, {"error_code": 401, "message": "Unauthorized"}
+        if not path.startswith(self.prefix):
+            return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
+        path = path[len(self.prefix) :]
+        for (fail_method, fail_prefix), answers in self.failures.items():
+            if fail_method == method and path.startswith(fail_prefix) and answers:
+                status, message = answers.pop(0)
+                return status, {"error_code": status, "message": message}
+        segments = [unquote(s) for s in path.strip("/").split("/")]
+        if method == "GET" and segments == ["connectors"]:
+            expand = parse_qs(parts.query).get("expand", [])
+            if not expand:
+                return 200, sorted(self.connectors)
+            return 200, {name: self._expanded(name, expand) for name in sorted(self.connectors)}
+        if segments[:1] == ["connectors"] and len(segments) >= 2:
+            name = segments[1]
+            rest = segments[2:]
+            if method == "PUT" and rest == ["config"]:
+                return self._put_config(name, body)
+            if method == "DELETE" and rest == []:
+                if name not in self.connectors:
+                    return 404, {"error_code": 404, "message": f"Connector {name} not found"}
+                del self.connectors[name]
+                return 204, None
+            if method == "GET" and rest == ["status"]:
+                if name not in self.connectors:
+                    return 404, {"error_code": 404, "message": f"No status found for {name}"}
+                return 200, self._status(name)
+        return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
+
+    def _put_config(self, name: str, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+            return 500, {"error_code": 500, "message": "Cannot deserialize value"}
+        if body.get("name", name) != name:
+            return 400, {"error_code": 400, "message": "Connector name configuration mismatch"}
+        connector_class = body.get("connector.class")
+        if connector_class is None:
+            return 400, {
+                "error_code": 400,
+                "message": f"Connector config {body} contains no connector type",
+            }
+        if connector_class not in KNOWN_CLASSES:
+            return 500, {
+                "error_code": 500,
+                "message": "Failed to find any class that implements Connector and which name "
+                f"matches {connector_class}",
+            }
+        created = name not in self.connectors
+        stored = {**self.added_defaults, **body, "name": name}
+        self.connectors[name] = stored
+        return (201 if created else 200), {"name": name, "config": stored, "tasks": []}
+
+    def _visible_config(self, name: str) -> dict[str, str]:
+        return {
+            key: ("****************" if key in self.masks_secrets else value)
+            for key, value in self.connectors[name].items()
+        }
+
+    def _status(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "connector": {"state": "RUNNING", "worker_id": "fake:8083"},
+            "tasks": [{"id": 0, "state": "RUNNING", "worker_id": "fake:8083"}],
+            "type": "source",
+        }
+
+    def _expanded(self, name: str, expand: list[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if "info" in expand:
+            item["info"] = {
+                "name": name,
+                "config": self._visible_config(name),
+                "tasks": [{"connector": name, "task": 0}],
+                "type": "source",
+            }
+        if "status" in expand:
+            item["status"] = self._status(name)
+        return item
+
+
+def _handler_for(fake: FakeConnect) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            with lock:
+                status, answer = fake.handle(
+                    self.command, self.path, body, self.headers.get("Authorization")
+                )
+            payload = b"" if answer is None else json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve(fake: FakeConnect) -> Iterator[FakeConnect]:
+    """Serve the fake on 127.0.0.1 on a free port; `fake.url` is its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,1 @@
+"""Fast tests: no Kafka, no network beyond loopback fakes."""

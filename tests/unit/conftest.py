@@ -1,0 +1,56 @@
+"""Fixtures for the unit tests: a fake Connect on loopback and a shell-operator stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_connect import FakeConnect, serve
+from tests.support.shell_operator import REPO_ROOT, ShellOperator
+
+DATA = REPO_ROOT / "tests" / "data"
+# Every secret in tests/data and in the environment below; none may ever leak.
+CANARIES = (
+    "CANARY-KEY-7f3a",
+    "CANARY-SECRET-9b2c",
+    "CANARY-SR-USER",
+    "CANARY-SR-PASS",
+    "CANARY-ENV-DB-PASSWORD",
+    "CANARY-CC-SECRET",
+)
+
+
+def connector_json(name: str, **config: object) -> str:
+    """A connector ConfigMap value: a jq program with literal values only."""
+    import json
+
+    body = {"connector.class": "FileStreamSink", "topics": "t", **config}
+    return json.dumps({"name": name, "config": body})
+
+
+@pytest.fixture
+def fake_connect() -> Iterator[FakeConnect]:
+    """A stateful fake Connect served on a loopback port."""
+    with serve(FakeConnect()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """The environment shell-operator would give the hook, minus the URLs."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "CONNECT_OPERATOR_CONFIG_DIR": str(DATA / "variables"),
+        "CONNECT_OPERATOR_RUN_DEADLINE": "20",
+        "DB_PASSWORD": "CANARY-ENV-DB-PASSWORD",
+    }
+
+
+@pytest.fixture
+def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
+    """A shell-operator stand-in whose hook talks to the fake Connect."""
+    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url})
