@@ -67,7 +67,7 @@ unescape() {
             u)
                 hex=${text:i+2:4}
                 if [[ $hex =~ ^[0-9a-fA-F]{4}$ ]]; then
-                    printf -v decoded '%b' "\\u$hex"
+                    utf8 $(( 16#$hex )) decoded
                     out+=$decoded
                     (( i += 6 ))
                     continue
@@ -79,6 +79,26 @@ unescape() {
         (( i += 2 ))
     done
     printf -v "$2" '%s' "$out"
+}
+
+# utf8 CODEPOINT VAR: the UTF-8 bytes of a \uXXXX escape, whatever the locale (printf's own
+# \u needs a UTF-8 locale, which a container may not have). U+0000 is dropped: bash strings
+# cannot hold it.
+utf8() {
+    local -i code=$1
+    local format
+    if (( code == 0 )); then
+        format=""
+    elif (( code < 0x80 )); then
+        printf -v format '\\%03o' "$code"
+    elif (( code < 0x800 )); then
+        printf -v format '\\%03o\\%03o' $(( 0xC0 | code >> 6 )) $(( 0x80 | (code & 0x3F) ))
+    else
+        printf -v format '\\%03o\\%03o\\%03o' $(( 0xE0 | code >> 12 )) \
+            $(( 0x80 | (code >> 6 & 0x3F) )) $(( 0x80 | (code & 0x3F) ))
+    fi
+    # shellcheck disable=SC2059  # the format is the octal escapes built just above
+    printf -v "$2" "$format"
 }
 
 # A line continues when it ends in an odd number of backslashes.
@@ -151,6 +171,10 @@ env_name() {
 set_property() {
     local property=$1 value=$2
     env_name "$property"
+    if [[ ! $REPLY =~ ^[A-Z_][A-Z0-9_]*$ ]]; then
+        log "ignoring property '$property': no environment variable can carry its name"
+        return 1
+    fi
     if [[ -z ${generated[$REPLY]+set} ]]; then
         order+=("$REPLY")
     fi
@@ -179,7 +203,7 @@ apply_property() {
             set_property status.storage.replication.factor "$value"
             ;;
         worker.?*)
-            set_property "${key#worker.}" "$value"
+            set_property "${key#worker.}" "$value" || return 0
             ;;
         *)
             log "ignoring property '$key' (not a worker setting; prefix it with 'worker.')"

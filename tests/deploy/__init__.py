@@ -1,0 +1,1 @@
+"""Deployment tests: Dockerfiles, the Connect start script and the kustomize manifests."""
