@@ -15,7 +15,7 @@ import pytest
 from tests.deploy import helpers
 from tests.deploy.helpers import DOCKER, HOOK, REPO
 
-DOCKERFILES = sorted(DOCKER.rglob("Dockerfile*"))
+DOCKERFILES = sorted(DOCKER.rglob("Dockerfile"))
 OPERATOR = DOCKER / "operator" / "Dockerfile"
 CONNECT = DOCKER / "connect" / "Dockerfile"
 SEMVER = r"\d+\.\d+\.\d+"
@@ -158,3 +158,16 @@ def test_the_hadolint_check_finds_a_bad_dockerfile(tmp_path: Path) -> None:
     codes = {finding["code"] for finding in json.loads(done.stdout)}
     assert {"DL3007", "DL3018"} <= codes
     assert done.returncode != 0
+
+
+def test_the_operator_build_context_lets_through_exactly_what_the_image_copies() -> None:
+    ignore = (OPERATOR.parent / "Dockerfile.dockerignore").read_text().splitlines()
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert "*" in ignore, "the context should start from nothing"
+    copied = set()
+    for arguments in of(OPERATOR, "COPY"):
+        if "--from=" in arguments:
+            continue
+        words = [w for w in arguments.split() if not w.startswith("--")]
+        copied |= {source.rstrip("/") for source in words[:-1]}
+    assert copied == allowed
