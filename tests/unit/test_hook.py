@@ -184,7 +184,7 @@ def test_connect_rejection_is_scoped_to_its_connector(
     run = operator.run()
     assert run.returncode == 0
     assert list(fake_connect.connectors) == ["g"]
-    failed = [l for l in run.log_lines() if l.get("action") == "failed"]
+    failed = [line for line in run.log_lines() if line.get("action") == "failed"]
     assert failed and failed[0]["configmap"] == "default/bad-class" and failed[0]["key"] == "x.json"
     assert "Failed to find any class" in failed[0]["msg"]
 

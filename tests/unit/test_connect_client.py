@@ -1,0 +1,198 @@
+"""The HTTP client's edge cases, with `responses`."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+from responses import matchers
+from responses.registries import OrderedRegistry
+
+from connect_operator.connect_client import ConnectClient, Deadline, RetryPolicy
+from connect_operator.errors import (
+    ConnectOperatorError,
+    ConnectRejected,
+    ConnectServerError,
+    ConnectUnavailable,
+    DeadlineExceeded,
+)
+from connect_operator.templating import Redactor
+
+URL = "http://connect:8083"
+
+
+def client(**kwargs: object) -> ConnectClient:
+    return ConnectClient(URL, sleep=lambda _: None, **kwargs)  # type: ignore[arg-type]
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_listing_uses_one_expanded_get_and_parses_state() -> None:
+    responses.get(
+        f"{URL}/connectors",
+        match=[matchers.query_string_matcher("expand=info&expand=status")],
+        json={
+            "a": {
+                "info": {
+                    "name": "a",
+                    "config": {"connector.class": "X", "tasks.max": "1"},
+                    "tasks": [],
+                    "type": "sink",
+                },
+                "status": {
+                    "name": "a",
+                    "connector": {"state": "RUNNING", "worker_id": "w"},
+                    "tasks": [{"id": 0, "state": "FAILED", "worker_id": "w"}],
+                    "type": "sink",
+                },
+            }
+        },
+    )
+    (connector,) = client().list_connectors_expanded().values()
+    assert connector.config == {"connector.class": "X", "tasks.max": "1"}
+    assert connector.state == "RUNNING"
+    assert connector.tasks == ((0, "FAILED"),)
+    assert connector.type == "sink"
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_put_sends_the_config_and_tells_create_from_update() -> None:
+    responses.put(
+        f"{URL}/connectors/a%2Fb%20c/config",
+        match=[matchers.json_params_matcher({"connector.class": "X"})],
+        status=201,
+        json={},
+    )
+    responses.put(f"{URL}/connectors/a%2Fb%20c/config", status=200, json={})
+    assert client().put_connector_config("a/b c", {"connector.class": "X"}) is True
+    assert client().put_connector_config("a/b c", {"connector.class": "X"}) is False
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_409_during_a_rebalance_is_retried_then_succeeds() -> None:
+    responses.put(
+        f"{URL}/connectors/a/config",
+        status=409,
+        json={
+            "error_code": 409,
+            "message": "Cannot complete request momentarily due to stale configuration",
+        },
+    )
+    responses.put(
+        f"{URL}/connectors/a/config",
+        status=500,
+        json={
+            "error_code": 500,
+            "message": "Request cannot be completed because a rebalance is expected",
+        },
+    )
+    responses.put(f"{URL}/connectors/a/config", status=201, json={})
+    assert client().put_connector_config("a", {"connector.class": "X"}) is True
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_a_409_that_never_clears_becomes_a_temporary_server_error() -> None:
+    for _ in range(3):
+        responses.put(f"{URL}/connectors/a/config", status=409, json={"message": "rebalance"})
+    with pytest.raises(ConnectServerError) as caught:
+        client(retry=RetryPolicy(attempts=3)).put_connector_config("a", {})
+    assert caught.value.status == 409
+    assert str(caught.value) == "PUT /connectors/a/config -> 409: rebalance"
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_400_is_permanent_and_its_message_is_scrubbed_of_secrets() -> None:
+    responses.put(
+        f"{URL}/connectors/a/config",
+        status=400,
+        json={
+            "error_code": 400,
+            "message": "Connector config {password=hunter2-x} contains no connector type",
+        },
+    )
+    with pytest.raises(ConnectRejected) as caught:
+        client(redactor=Redactor({"hunter2-x"})).put_connector_config(
+            "a", {"password": "hunter2-x"}
+        )
+    assert "hunter2-x" not in str(caught.value)
+    assert "contains no connector type" in str(caught.value)
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_missing_plugin_500_is_permanent_not_retried() -> None:
+    responses.put(
+        f"{URL}/connectors/a/config",
+        status=500,
+        json={
+            "message": "Failed to find any class that implements Connector and which name matches Nope"
+        },
+    )
+    with pytest.raises(ConnectRejected):
+        client().put_connector_config("a", {"connector.class": "Nope"})
+    assert len(responses.calls) == 1
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_delete_of_a_missing_connector_is_not_an_error() -> None:
+    responses.delete(f"{URL}/connectors/a", status=404, json={"message": "Connector a not found"})
+    assert client().delete_connector("a") is False
+
+
+@responses.activate
+def test_connection_failures_are_retried_then_raised_as_unavailable() -> None:
+    responses.get(f"{URL}/connectors", body=requests.ConnectionError("Connection refused"))
+    with pytest.raises(ConnectUnavailable, match="cannot reach http://connect:8083"):
+        client().list_connectors_expanded()
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_timeouts_are_unavailable_too() -> None:
+    responses.get(f"{URL}/connectors", body=requests.ReadTimeout("slow"))
+    with pytest.raises(ConnectUnavailable, match="timed out"):
+        client().list_connectors_expanded()
+
+
+def test_no_request_is_sent_after_the_deadline() -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{URL}/connectors", json={})
+        with pytest.raises(DeadlineExceeded):
+            client(deadline=Deadline(0.0)).list_connectors_expanded()
+        assert len(mock.calls) == 0
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.ConnectionError("x"),
+        requests.Timeout("x"),
+        requests.TooManyRedirects("x"),
+        requests.exceptions.InvalidURL("x"),
+        requests.exceptions.ChunkedEncodingError("x"),
+    ],
+)
+def test_no_requests_exception_escapes_the_client(failure: Exception) -> None:
+    responses.get(f"{URL}/connectors", body=failure)
+    with pytest.raises(ConnectOperatorError):
+        client().list_connectors_expanded()
+
+
+@responses.activate
+def test_every_request_carries_a_timeout_and_the_basic_auth() -> None:
+    seen: list[object] = []
+
+    def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        seen.append(request.headers.get("Authorization"))
+        return 200, {}, "{}"
+
+    responses.add_callback(responses.GET, f"{URL}/connectors", callback=callback)
+    client(auth=("key", "secret")).list_connectors_expanded()
+    assert seen == ["Basic a2V5OnNlY3JldA=="]
+    assert responses.calls[0].request.req_kwargs["timeout"] == (5.0, 30.0)  # type: ignore[attr-defined]
+
+
+@responses.activate
+def test_a_non_json_error_body_still_gives_a_clear_message() -> None:
+    responses.get(f"{URL}/connectors", status=404, body="<html>Not Found</html>")
+    with pytest.raises(ConnectRejected, match="GET /connectors -> 404: <html>Not Found</html>"):
+        client().list_connectors_expanded()

@@ -1,0 +1,141 @@
+"""The pure planner: one table of situations and the actions they lead to."""
+
+from __future__ import annotations
+
+from connect_operator.desired import DesiredConnector, Source
+from connect_operator.ledger import LedgerEntry
+from connect_operator.plan import ActionKind, ObservedConnector, plan_target
+from connect_operator.targets import Target
+from connect_operator.templating import config_hash
+
+TARGET = Target(id="self-managed", base_url="http://connect")
+
+
+def desired(name: str, enabled: bool = True, cm: str = "ns/cm", **config: str) -> DesiredConnector:
+    return DesiredConnector(
+        target=TARGET,
+        name=name,
+        config={"connector.class": "X", **config},
+        secret_keys=frozenset(),
+        source=Source(cm, f"{name}.json"),
+        enabled=enabled,
+    )
+
+
+def observed(name: str, **config: str) -> ObservedConnector:
+    return ObservedConnector(name=name, config={"connector.class": "X", "name": name, **config})
+
+
+def owned(name: str, cm: str = "ns/cm", hash_: str = "h") -> LedgerEntry:
+    return LedgerEntry("self-managed", name, cm, f"{name}.json", hash_)
+
+
+def kinds(plan) -> dict[str, ActionKind]:  # type: ignore[no-untyped-def]
+    return {action.connector: action.kind for action in plan.actions}
+
+
+def test_missing_connectors_are_created_and_matching_ones_kept() -> None:
+    plan = plan_target("self-managed", [desired("a"), desired("b")], {"b": observed("b")}, [])
+    assert kinds(plan) == {"a": ActionKind.CREATE, "b": ActionKind.KEEP}
+
+
+def test_only_a_differing_connector_is_updated_with_its_keys_named() -> None:
+    plan = plan_target(
+        "self-managed", [desired("a", topic="new")], {"a": observed("a", topic="old")}, []
+    )
+    (action,) = plan.actions
+    assert action.kind is ActionKind.UPDATE
+    assert action.changed_keys == ("topic",)
+
+
+def test_disabled_connectors_are_deleted_even_when_not_owned() -> None:
+    plan = plan_target("self-managed", [desired("a", enabled=False)], {"a": observed("a")}, [])
+    assert kinds(plan) == {"a": ActionKind.DELETE}
+
+
+def test_disabled_and_absent_needs_nothing() -> None:
+    assert plan_target("self-managed", [desired("a", enabled=False)], {}, []).actions == ()
+
+
+def test_owned_but_undeclared_connectors_are_pruned_and_foreign_ones_left() -> None:
+    plan = plan_target(
+        "self-managed",
+        [],
+        {"mine": observed("mine"), "foreign": observed("foreign")},
+        [owned("mine")],
+    )
+    assert kinds(plan) == {"mine": ActionKind.DELETE}
+    assert "no longer declared by ConfigMap ns/cm" in plan.actions[0].reason
+
+
+def test_an_owned_connector_already_gone_is_dropped_silently() -> None:
+    plan = plan_target("self-managed", [], {}, [owned("gone")])
+    assert plan.actions == () and plan.kept_entries == ()
+
+
+def test_a_broken_source_protects_what_it_owned() -> None:
+    entry = owned("mine")
+    plan = plan_target(
+        "self-managed",
+        [],
+        {"mine": observed("mine")},
+        [entry],
+        broken_sources={Source("ns/cm", "mine.json")},
+    )
+    assert plan.actions == ()
+    assert plan.kept_entries == (entry,)
+
+
+def test_event_only_runs_prune_only_within_their_scope() -> None:
+    plan = plan_target(
+        "self-managed",
+        [],
+        {"a": observed("a"), "b": observed("b")},
+        [owned("a", cm="ns/deleted"), owned("b", cm="ns/unseen")],
+        scope={"ns/deleted"},
+    )
+    assert kinds(plan) == {"a": ActionKind.DELETE}
+    assert [e.connector for e in plan.kept_entries] == ["b"]
+
+
+def test_too_many_prunes_are_refused_all_together() -> None:
+    names = [f"c{i}" for i in range(5)]
+    plan = plan_target(
+        "self-managed",
+        [desired("keep")],
+        {name: observed(name) for name in [*names, "keep"]},
+        [owned(name) for name in names],
+        max_deletes=3,
+    )
+    assert kinds(plan) == {"keep": ActionKind.KEEP}
+    assert plan.refused_prunes == tuple(names)
+    assert [e.connector for e in plan.kept_entries] == names
+
+
+def test_prunes_at_the_limit_go_ahead() -> None:
+    plan = plan_target("self-managed", [], {"a": observed("a")}, [owned("a")], max_deletes=1)
+    assert kinds(plan) == {"a": ActionKind.DELETE}
+
+
+def test_a_connector_moved_to_another_configmap_is_kept_not_recreated() -> None:
+    plan = plan_target(
+        "self-managed", [desired("a", cm="ns/new")], {"a": observed("a")}, [owned("a", "ns/old")]
+    )
+    assert kinds(plan) == {"a": ActionKind.KEEP}
+
+
+def test_masked_values_match_through_the_ledger_hash() -> None:
+    connector = desired("a", password="secret")
+    plan = plan_target(
+        "cc",
+        [connector],
+        {"a": observed("a", password="****")},
+        [owned("a", hash_=config_hash(connector.config))],
+        server_rewrites_config=True,
+    )
+    assert kinds(plan) == {"a": ActionKind.KEEP}
+
+
+def test_planning_is_pure_and_repeatable() -> None:
+    args = ("self-managed", [desired("a")], {"b": observed("b")}, [owned("b")])
+    assert plan_target(*args) == plan_target(*args)
