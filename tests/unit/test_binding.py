@@ -184,7 +184,8 @@ def test_onstartup_alone_carries_no_state() -> None:
             "neither 'object' nor 'filterResult'",
         ),
         (
-            '[{"binding": "connectors", "type": "Group", "snapshots": {"connectors": [{"object": {"metadata": {}}}]}}]',
+            '[{"binding": "connectors", "type": "Group",'
+            ' "snapshots": {"connectors": [{"object": {"metadata": {}}}]}}]',
             "no metadata.name",
         ),
     ],

@@ -123,7 +123,8 @@ def test_a_missing_plugin_500_is_permanent_not_retried() -> None:
         f"{URL}/connectors/a/config",
         status=500,
         json={
-            "message": "Failed to find any class that implements Connector and which name matches Nope"
+            "message": "Failed to find any class that implements Connector"
+            " and which name matches Nope"
         },
     )
     with pytest.raises(ConnectRejected):
