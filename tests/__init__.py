@@ -1,1 +1,1 @@
-"""connect-operator's tests: unit (fast), deploy (manifests, Dockerfiles), integration (real Kafka)."""
+"""connect-operator tests: unit (fast), deploy (manifests, Dockerfiles), integration (Kafka)."""
