@@ -559,6 +559,7 @@ def _stop_process(settings: HarnessSettings, name: str, kill: bool) -> None:
     pid_file = settings.pid_path(name)
     pid = _running_pid(settings, name)
     if pid is not None:
+        started = time.monotonic()
         if kill:
             _signal_group(pid, signal.SIGKILL)
             _wait_gone(pid, STOP_TIMEOUT)
@@ -568,7 +569,7 @@ def _stop_process(settings: HarnessSettings, name: str, kill: bool) -> None:
                 _progress(f"{name} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; sending SIGKILL")
                 _signal_group(pid, signal.SIGKILL)
                 _wait_gone(pid, STOP_TIMEOUT)
-        _progress(f"stopped {name} (pid {pid})")
+        _progress(f"stopped {name} (pid {pid}) in {time.monotonic() - started:.1f} s")
     pid_file.unlink(missing_ok=True)
 
 
