@@ -28,11 +28,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 install: $(VENV)/.installed ## create .venv and install the package with test and lint tools
 
 $(KUSTOMIZE):
-	GOBIN=$(TOOLS_BIN) GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@command -v go >/dev/null || { echo "Go is needed to install kustomize $(KUSTOMIZE_VERSION)"; exit 1; }
+	GOBIN=$(TOOLS_BIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 tools: install $(KUSTOMIZE) ## install pinned kustomize (hadolint and kubernetes-validate come with install)
 
-jars: install ## resolve the Kafka jars from Maven Central into .kafka/lib
+jars: install ## resolve the Kafka jars from Maven Central into .kafka/lib (Java 17 + Maven if missing)
+	bash tests/kafka/install-java-maven.sh
 	$(CLUSTER) jars
 
 connect-up: jars ## start a KRaft broker and two Connect workers in the background

@@ -32,7 +32,9 @@ from connect_operator.templating import Redactor
 log = logging.getLogger(__name__)
 
 _RETRY_STATUSES = frozenset({409, 502, 503, 504})
-_RETRY_500_MARKERS = ("rebalance",)
+# 500s that say the cluster is moving, not that the request is wrong: a rebalance is expected,
+# or the leader this worker forwards to has just died (until the group notices, ~10 s).
+_RETRY_500_MARKERS = ("rebalance", "IO Error trying to forward REST request")
 
 
 class Deadline:
@@ -55,7 +57,7 @@ class Deadline:
 class RetryPolicy:
     """How often and how patiently to retry (Strimzi uses 200 ms, x2, 10 tries)."""
 
-    attempts: int = 8
+    attempts: int = 10
     first_delay: float = 0.2
     factor: float = 2.0
     max_delay: float = 5.0
@@ -192,8 +194,13 @@ class ConnectClient:
             if response.status_code < 400:
                 return response
             message = redact(_error_message(response))
-            error = classify_http_error(method, path, response.status_code, message)
-            if _retryable(response.status_code, message) and attempt < self._retry.attempts:
+            starting = _is_worker_starting(response)
+            error = classify_http_error(
+                method, path, response.status_code, message, from_connect=not starting
+            )
+            if (starting or _retryable(response.status_code, message)) and (
+                attempt < self._retry.attempts
+            ):
                 self._pause(attempt, str(error))
                 continue
             raise error
@@ -214,6 +221,17 @@ def _retryable(status: int, message: str) -> bool:
     if status in _RETRY_STATUSES:
         return True
     return status == 500 and any(marker in message for marker in _RETRY_500_MARKERS)
+
+
+def _is_worker_starting(response: requests.Response) -> bool:
+    """A worker answers 404 with no JSON before its REST resources exist (Jetty is up first);
+    Connect's own 404s always carry `{"error_code": 404, ...}`."""
+    if response.status_code != 404:
+        return False
+    try:
+        return not isinstance(response.json(), dict)
+    except ValueError:
+        return True
 
 
 def _error_message(response: requests.Response) -> str:

@@ -82,8 +82,16 @@ class ConnectRejected(ConnectHTTPError, PermanentError):
 _PERMANENT_SERVER_MESSAGES = ("Failed to find any class that implements Connector",)
 
 
-def classify_http_error(method: str, path: str, status: int, message: str) -> ConnectHTTPError:
-    """Map an error status from Connect to the class that says whether to retry."""
+def classify_http_error(
+    method: str, path: str, status: int, message: str, *, from_connect: bool = True
+) -> ConnectHTTPError:
+    """Map an error status from Connect to the class that says whether to retry.
+
+    `from_connect=False` marks an answer without Connect's JSON error body: a 404 then comes
+    from a worker whose REST resources are not up yet, which is temporary.
+    """
+    if status == 404 and not from_connect:
+        return ConnectServerError(method, path, status, f"worker is still starting: {message}")
     if status == 409 or status >= 500:
         if any(marker in message for marker in _PERMANENT_SERVER_MESSAGES):
             return ConnectRejected(method, path, status, message)

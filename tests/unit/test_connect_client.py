@@ -194,6 +194,42 @@ def test_every_request_carries_a_timeout_and_the_basic_auth() -> None:
 
 @responses.activate
 def test_a_non_json_error_body_still_gives_a_clear_message() -> None:
-    responses.get(f"{URL}/connectors", status=404, body="<html>Not Found</html>")
-    with pytest.raises(ConnectRejected, match="GET /connectors -> 404: <html>Not Found</html>"):
+    responses.get(f"{URL}/connectors", status=400, body="<html>Bad</html>")
+    with pytest.raises(ConnectRejected, match="GET /connectors -> 400: <html>Bad</html>"):
         client().list_connectors_expanded()
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_worker_that_is_still_starting_is_waited_for() -> None:
+    # Jetty answers a bare 404 before Connect's REST resources exist.
+    responses.put(f"{URL}/connectors/a/config", status=404, body="")
+    responses.put(f"{URL}/connectors/a/config", status=201, json={})
+    assert client().put_connector_config("a", {}) is True
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_a_worker_that_never_finishes_starting_is_a_temporary_error() -> None:
+    for _ in range(2):
+        responses.get(f"{URL}/connectors", status=404, body="")
+    with pytest.raises(ConnectServerError, match="worker is still starting"):
+        client(retry=RetryPolicy(attempts=2)).list_connectors_expanded()
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_forward_to_a_dead_leader_is_retried_until_the_group_moves_on() -> None:
+    message = "IO Error trying to forward REST request: java.net.ConnectException: refused"
+    responses.delete(
+        f"{URL}/connectors/a", status=500, json={"error_code": 500, "message": message}
+    )
+    responses.delete(f"{URL}/connectors/a", status=204)
+    assert client().delete_connector("a") is True
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_an_unknown_500_is_not_retried() -> None:
+    responses.put(
+        f"{URL}/connectors/a/config", status=500, json={"message": "NullPointerException"}
+    )
+    with pytest.raises(ConnectServerError):
+        client().put_connector_config("a", {})
+    assert len(responses.calls) == 1
