@@ -14,7 +14,7 @@ export KUSTOMIZE
 CLUSTER := $(PY) -m tests.kafka.cluster
 
 .PHONY: help install tools jars test test-unit test-deploy test-integration lint \
-        connect-up connect-down connect-status demo demo-down clean
+        connect-up connect-down connect-status demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ lint: install ## ruff and mypy
 
 demo: connect-up ## run the operator's hook on the example ConfigMaps against the local cluster
 	$(PY) -m tests.kafka.demo
+
+bench: install ## scaling figures: a reconcile of 10..3000 connectors against a fake Connect
+	$(PY) -m bench.reconcile_scale --sizes 10,100,1000,3000
 
 clean: connect-down
 	rm -rf .demo build dist *.egg-info

@@ -17,7 +17,7 @@ from connect_operator.errors import PermanentError
 from connect_operator.properties import Variables
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, target_for
-from connect_operator.templating import config_hash, render_connector
+from connect_operator.templating import config_hash, render_connectors
 
 log = logging.getLogger(__name__)
 
@@ -86,51 +86,53 @@ def desired_state(
     errors: list[DeclarationError] = []
     broken: set[Source] = set()
     claimed: dict[tuple[str, str], Source] = {}
-    for configmap in sorted(configmaps, key=lambda cm: (cm.namespace, cm.name)):
-        enabled = configmap.labels.get(ENABLED_LABEL) == "true"
-        target: Target | None = None
-        target_problem: str | None = None
+    ordered = sorted(configmaps, key=lambda cm: (cm.namespace, cm.name))
+    declarations = [(configmap, key) for configmap in ordered for key in sorted(configmap.data)]
+    rendered_all = render_connectors(
+        [configmap.data[key] for configmap, key in declarations], variables
+    )
+    targets: dict[str, Target | str] = {}
+    for configmap in ordered:
         try:
-            target = target_for(configmap, clusters, settings)
+            targets[configmap.ref] = target_for(configmap, clusters, settings)
         except PermanentError as exc:
-            target_problem = str(exc)
+            targets[configmap.ref] = str(exc)
         if not configmap.data:
             log.warning(
                 "ConfigMap %s has no data keys: it declares no connector",
                 configmap.ref,
                 extra={"configmap": configmap.ref},
             )
-        for key in sorted(configmap.data):
-            source = Source(configmap.ref, key)
-            try:
-                rendered = render_connector(configmap.data[key], variables)
-            except PermanentError as exc:
-                errors.append(DeclarationError(source, str(exc)))
-                broken.add(source)
-                continue
-            if target is None:
-                errors.append(DeclarationError(source, target_problem or "no target"))
-                broken.add(source)
-                continue
-            first = claimed.setdefault((target.id, rendered.name), source)
-            if first != source:
-                errors.append(
-                    DeclarationError(
-                        source,
-                        f"connector {rendered.name!r} is already declared by ConfigMap "
-                        f"{first.configmap} key {first.key}; this declaration is ignored",
-                    )
-                )
-                broken.add(source)
-                continue
-            connectors.append(
-                DesiredConnector(
-                    target=target,
-                    name=rendered.name,
-                    config=dict(rendered.config),
-                    secret_keys=rendered.secret_keys,
-                    source=source,
-                    enabled=enabled,
+    for (configmap, key), rendered in zip(declarations, rendered_all, strict=True):
+        source = Source(configmap.ref, key)
+        target = targets[configmap.ref]
+        if isinstance(rendered, PermanentError) or isinstance(target, str):
+            errors.append(
+                DeclarationError(
+                    source, str(rendered if isinstance(rendered, PermanentError) else target)
                 )
             )
+            broken.add(source)
+            continue
+        first = claimed.setdefault((target.id, rendered.name), source)
+        if first != source:
+            errors.append(
+                DeclarationError(
+                    source,
+                    f"connector {rendered.name!r} is already declared by ConfigMap "
+                    f"{first.configmap} key {first.key}; this declaration is ignored",
+                )
+            )
+            broken.add(source)
+            continue
+        connectors.append(
+            DesiredConnector(
+                target=target,
+                name=rendered.name,
+                config=dict(rendered.config),
+                secret_keys=rendered.secret_keys,
+                source=source,
+                enabled=configmap.labels.get(ENABLED_LABEL) == "true",
+            )
+        )
     return DesiredState(tuple(connectors), tuple(errors), frozenset(broken))

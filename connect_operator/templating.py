@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,23 +55,121 @@ def config_hash(config: Mapping[str, str]) -> str:
 
 
 def render_connector(program: str, variables: Variables) -> RenderedConnector:
-    """Run the jq program and validate its output; raise RenderError with a scrubbed message."""
-    scrub = _scrubber(program, variables)
+    """Run one jq program and validate its output; raise RenderError with a scrubbed message."""
+    (result,) = render_connectors([program], variables)
+    if isinstance(result, RenderError):
+        raise result
+    return result
+
+
+def render_connectors(
+    programs: Sequence[str], variables: Variables
+) -> list[RenderedConnector | RenderError]:
+    """Render many programs; each result is a connector or the error that program gave.
+
+    jq compiles its whole builtin library with every program, which costs about a millisecond,
+    so the programs are compiled together in chunks, each wrapped in its own `try`, and run once
+    with the real values and once with tokens. A chunk that does not compile (a program with a
+    syntax error or an undefined variable, or more bytecode than jq allows in one function) is
+    split in halves until the error lands on the program that caused it.
+    """
+    if not programs:
+        return []
+    tokens = {name: f"co-token-{index}" for index, name in enumerate(variables.values)}
+    env_tokens = {name: f"co-env-{index}" for index, name in enumerate(variables.environ)}
+    real = _run_in_chunks(programs, variables.values, variables.environ)
+    tokened = _run_in_chunks(programs, tokens, env_tokens)
+    return [
+        _rendered(program, variables, outputs, token_outputs)
+        for program, outputs, token_outputs in zip(programs, real, tokened, strict=True)
+    ]
+
+
+_ERROR_KEY = "__connect_operator_jq_error__"
+# jq refuses a function over 64 KiB of bytecode; a few hundred typical connectors stay below.
+_CHUNK = 128
+
+
+def _run_in_chunks(
+    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
+) -> list[list[Any] | str]:
+    results: list[list[Any] | str] = []
+    for start in range(0, len(programs), _CHUNK):
+        results += _run_splitting(programs[start : start + _CHUNK], values, environ)
+    return results
+
+
+def _run_splitting(
+    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
+) -> list[list[Any] | str]:
+    if len(programs) == 1:
+        return [_run_alone(programs[0], values, environ)]
     try:
-        output = _run(program, variables.values, variables.environ)
-    except ValueError as exc:
-        raise RenderError(f"jq failed: {scrub(str(exc).strip())}") from None
-    name, config = _connector_from_output(output)
-    return RenderedConnector(
-        name=name, config=config, secret_keys=_secret_keys(program, variables, config)
-    )
+        return _run_batch(programs, values, environ)
+    except ValueError:
+        middle = len(programs) // 2
+        return _run_splitting(programs[:middle], values, environ) + _run_splitting(
+            programs[middle:], values, environ
+        )
 
 
-def _run(program: str, values: Mapping[str, str], environ: Mapping[str, str]) -> list[Any]:
+def _compile(text: str, values: Mapping[str, str], environ: Mapping[str, str]) -> Any:
     args: dict[str, Any] = dict(values)
     args[_ENV_VARIABLE] = dict(environ)
-    compiled = jq.compile(_PRELUDE + program + "\n)", args=args)
-    return list(compiled.input_value(None).all())
+    return jq.compile(text, args=args)
+
+
+def _wrapped(program: str) -> str:
+    return f"[try (\n{program}\n) catch {{{json.dumps(_ERROR_KEY)}: tostring}}]"
+
+
+def _run_batch(
+    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
+) -> list[list[Any] | str]:
+    body = ",\n".join(_wrapped(program) for program in programs)
+    compiled = _compile(_PRELUDE + "[\n" + body + "\n])", values, environ)
+    return [_split_error(outputs) for outputs in compiled.input_value(None).first()]
+
+
+def _run_alone(
+    program: str, values: Mapping[str, str], environ: Mapping[str, str]
+) -> list[Any] | str:
+    try:
+        compiled = _compile(_PRELUDE + _wrapped(program) + ")", values, environ)
+    except ValueError as exc:
+        return str(exc).strip()
+    return _split_error(compiled.input_value(None).first())
+
+
+def _split_error(outputs: list[Any]) -> list[Any] | str:
+    """A program's outputs, or the jq error message it stopped with."""
+    for output in outputs:
+        if isinstance(output, dict) and set(output) == {_ERROR_KEY}:
+            return str(output[_ERROR_KEY])
+    return outputs
+
+
+def _rendered(
+    program: str,
+    variables: Variables,
+    outputs: list[Any] | str,
+    token_outputs: list[Any] | str,
+) -> RenderedConnector | RenderError:
+    if isinstance(outputs, str):
+        return RenderError(f"jq failed: {_scrubber(program, variables)(outputs)}")
+    try:
+        name, config = _connector_from_output(outputs)
+    except RenderError as exc:
+        return exc
+    try:
+        if isinstance(token_outputs, str):
+            raise RenderError(token_outputs)
+        _, token_config = _connector_from_output(token_outputs)
+        secret_keys = frozenset(k for k, v in config.items() if token_config.get(k) != v)
+    except RenderError:
+        # The program computes with a value (e.g. tonumber): we cannot tell, so mask it all.
+        secret_keys = frozenset(config)
+    return RenderedConnector(name=name, config=config, secret_keys=secret_keys)
 
 
 def _connector_from_output(output: list[Any]) -> tuple[str, dict[str, str]]:
@@ -116,18 +214,6 @@ def _type_name(value: Any) -> str:
     return {dict: "an object", list: "an array", type(None): "null"}.get(
         type(value), type(value).__name__
     )
-
-
-def _secret_keys(program: str, variables: Variables, config: Mapping[str, str]) -> frozenset[str]:
-    tokens = {name: f"co-token-{index}" for index, name in enumerate(variables.values)}
-    env_tokens = {name: f"co-env-{index}" for index, name in enumerate(variables.environ)}
-    try:
-        output = _run(program, tokens, env_tokens)
-        _, token_config = _connector_from_output(output)
-    except (ValueError, RenderError):
-        # The program computes with a value (e.g. tonumber): we cannot tell, so mask it all.
-        return frozenset(config)
-    return frozenset(key for key, value in config.items() if token_config.get(key) != value)
 
 
 def _scrubber(program: str, variables: Variables) -> Any:

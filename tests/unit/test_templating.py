@@ -83,3 +83,20 @@ def test_config_hash_is_stable_and_order_independent() -> None:
 def test_redactor_replaces_longest_secrets_first_and_ignores_tiny_ones() -> None:
     redact = Redactor({"abcdef", "abc", "x"})
     assert redact("abcdef abc x") == "**** **** x"
+
+
+def test_many_programs_render_in_chunks_and_a_broken_one_is_isolated() -> None:
+    from connect_operator.templating import render_connectors
+
+    programs = [
+        f'{{"name": "c{index}", "config": {{"connector.class": "X", "url": $SR_URL}}}}'
+        for index in range(400)
+    ]
+    programs[137] = '{"name": "c137", "config": {"connector.class": $UNDEFINED}}'
+    programs[301] = '{"name": '
+    results = render_connectors(programs, VARIABLES)
+    failed = [index for index, result in enumerate(results) if isinstance(result, RenderError)]
+    assert failed == [137, 301]
+    assert "$UNDEFINED is not defined" in str(results[137])
+    assert [r.name for r in results if not isinstance(r, RenderError)][:3] == ["c0", "c1", "c2"]
+    assert all(r.secret_keys == {"url"} for r in results if not isinstance(r, RenderError))
