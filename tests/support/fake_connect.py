@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.loopback_http import serve_on_loopback
 
 KNOWN_CLASSES = {
     "FileStreamSource",
@@ -159,45 +159,20 @@ class FakeConnect:
         return item
 
 
-def _handler_for(fake: FakeConnect) -> type[BaseHTTPRequestHandler]:
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
-            with lock:
-                status, answer = fake.handle(
-                    self.command, self.path, body, self.headers.get("Authorization")
-                )
-            payload = b"" if answer is None else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve(fake: FakeConnect) -> Iterator[FakeConnect]:
     """Serve the fake on 127.0.0.1 on a free port; `fake.url` is its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+
+    def respond(
+        method: str, path: str, raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        status, answer = fake.handle(method, path, body, headers.get("Authorization"))
+        return status, "application/json", b"" if answer is None else json.dumps(answer).encode()
+
+    with serve_on_loopback(respond) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

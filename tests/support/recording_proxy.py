@@ -7,14 +7,13 @@ state makes zero writes, or that 409s during a rebalance were retried, against t
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import requests
+
+from tests.support.loopback_http import serve_on_loopback
 
 
 @dataclass(frozen=True)
@@ -48,59 +47,27 @@ class RecordingProxy:
         return [e.status for e in self.exchanges]
 
 
-def _handler_for(proxy: RecordingProxy) -> type[BaseHTTPRequestHandler]:
-    session = requests.Session()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
-            try:
-                answer = session.request(
-                    self.command,
-                    proxy.upstream + self.path,
-                    data=body,
-                    headers=headers,
-                    timeout=120,
-                )
-            except requests.RequestException:
-                with lock:
-                    proxy.exchanges.append(Exchange(self.command, self.path, 0))
-                self.send_response(502)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            with lock:
-                proxy.exchanges.append(Exchange(self.command, self.path, answer.status_code))
-            payload = answer.content
-            self.send_response(answer.status_code)
-            self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _forward  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def recording_proxy(upstream: str) -> Iterator[RecordingProxy]:
     """Serve a recording proxy to `upstream` on a free loopback port."""
     proxy = RecordingProxy(upstream=upstream.rstrip("/"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(proxy))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    session = requests.Session()
+
+    def forward(
+        method: str, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        sent = {k: v for k, v in headers.items() if k.lower() != "host"}
+        try:
+            answer = session.request(
+                method, proxy.upstream + path, data=body or None, headers=sent, timeout=120
+            )
+        except requests.RequestException:
+            proxy.exchanges.append(Exchange(method, path, 0))
+            return 502, "text/plain", b""
+        proxy.exchanges.append(Exchange(method, path, answer.status_code))
+        content_type = answer.headers.get("Content-Type", "application/json")
+        return answer.status_code, content_type, answer.content
+
+    with serve_on_loopback(forward) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
