@@ -31,7 +31,7 @@ from connect_operator.properties import load_variables
 from connect_operator.reconcile import reconcile
 from connect_operator.report import patch_operations, summary_lines, write_json_lines
 from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
-from connect_operator.templating import MASK, render_connector
+from connect_operator.templating import masked
 
 _BINDING_CONTEXT = click.option(
     "--binding-context",
@@ -119,9 +119,11 @@ def render(binding_context: Path, show_secrets: bool) -> None:
     )
     documents: list[dict[str, Any]] = []
     for connector in desired.connectors:
-        config = dict(connector.config)
-        if not show_secrets:
-            config = {k: MASK if k in connector.secret_keys else v for k, v in config.items()}
+        config = (
+            dict(connector.config)
+            if show_secrets
+            else masked(connector.config, connector.secret_keys)
+        )
         documents.append(
             {
                 "configmap": connector.source.configmap,
@@ -207,4 +209,4 @@ def main() -> None:
     cli(prog_name="connect-operator")
 
 
-__all__ = ["cli", "main", "render_connector"]
+__all__ = ["cli", "main"]

@@ -43,9 +43,12 @@ class RenderedConnector:
 
     def masked_config(self) -> dict[str, str]:
         """The config with every variable-derived value replaced by a mask."""
-        return {
-            key: MASK if key in self.secret_keys else value for key, value in self.config.items()
-        }
+        return masked(self.config, self.secret_keys)
+
+
+def masked(config: Mapping[str, str], secret_keys: frozenset[str]) -> dict[str, str]:
+    """A copy of config whose secret values are replaced by a mask."""
+    return {key: MASK if key in secret_keys else value for key, value in config.items()}
 
 
 def config_hash(config: Mapping[str, str]) -> str:
