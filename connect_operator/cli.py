@@ -25,10 +25,9 @@ from connect_operator.connect_client import ConnectClient, Deadline
 from connect_operator.desired import desired_state
 from connect_operator.errors import ConnectOperatorError, PermanentError
 from connect_operator.hook import main as hook_main
-from connect_operator.hook import secrets_redactor
 from connect_operator.logs import configure_logging
 from connect_operator.properties import load_variables
-from connect_operator.reconcile import reconcile
+from connect_operator.reconcile import reconcile, secrets_redactor
 from connect_operator.report import patch_operations, summary_lines, write_json_lines
 from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
 from connect_operator.templating import masked

@@ -126,16 +126,6 @@ class ConnectClient:
             raise
         return True
 
-    def get_connector_status(self, name: str) -> dict[str, Any]:
-        """`GET /connectors/{name}/status`: the connector's and its tasks' states."""
-        body = self._call("GET", f"/connectors/{quote(name, safe='')}/status")
-        return body if isinstance(body, dict) else {}
-
-    def get_health(self) -> dict[str, Any]:
-        """`GET /health`: the worker's readiness (Kafka 3.9+)."""
-        body = self._call("GET", "/health")
-        return body if isinstance(body, dict) else {}
-
     # -- transport ---------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -24,8 +24,8 @@ from pathlib import Path
 from connect_operator.binding import ClusterView, binding_configuration, read_binding_context
 from connect_operator.errors import BindingContextError, PermanentError, TemporaryError
 from connect_operator.logs import configure_logging, set_redactor
-from connect_operator.properties import Variables, load_variables
-from connect_operator.reconcile import RunReport, reconcile
+from connect_operator.properties import load_variables
+from connect_operator.reconcile import RunReport, reconcile, secrets_redactor
 from connect_operator.report import metric_operations, patch_operations, write_json_lines
 from connect_operator.settings import Settings
 from connect_operator.templating import Redactor
@@ -59,14 +59,6 @@ def read_binding_context_file(environ: Mapping[str, str], settings: Settings) ->
     except OSError as exc:
         raise BindingContextError(f"cannot read binding context {path}: {exc.strerror}") from None
     return read_binding_context(text, settings)
-
-
-def secrets_redactor(variables: Variables, settings: Settings) -> Redactor:
-    """Every secret this run knows of: variable values and the Confluent Cloud secret."""
-    secrets = set(variables.secret_strings())
-    if settings.confluent_cloud_secret:
-        secrets.add(settings.confluent_cloud_secret)
-    return Redactor(secrets)
 
 
 def run(environ: Mapping[str, str]) -> int:

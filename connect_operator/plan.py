@@ -56,11 +56,6 @@ class Action:
     desired: DesiredConnector | None = None
     changed_keys: tuple[str, ...] = ()
 
-    @property
-    def writes(self) -> bool:
-        """True when applying this action sends a request that changes Connect."""
-        return self.kind is not ActionKind.KEEP
-
 
 @dataclass(frozen=True)
 class TargetPlan:

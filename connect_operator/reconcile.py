@@ -83,7 +83,6 @@ class RunReport:
     # None: do not write the ledger (unknown before, a dry run, or unchanged).
     new_ledger: tuple[LedgerEntry, ...] | None = None
     dry_run: bool = False
-    full_state: bool = True
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -107,6 +106,14 @@ class RunReport:
         return Counter(outcome.result for outcome in self.outcomes)
 
 
+def secrets_redactor(variables: Variables, settings: Settings) -> Redactor:
+    """Every secret this run knows of: variable values and the Confluent Cloud secret."""
+    secrets = set(variables.secret_strings())
+    if settings.confluent_cloud_secret:
+        secrets.add(settings.confluent_cloud_secret)
+    return Redactor(secrets)
+
+
 def reconcile(
     view: ClusterView,
     variables: Variables,
@@ -118,11 +125,11 @@ def reconcile(
 ) -> RunReport:
     """Make every target match the declared connectors; see the module docstring."""
     deadline = deadline or Deadline(settings.run_deadline)
-    redactor = Redactor(variables.secret_strings())
+    redactor = secrets_redactor(variables, settings)
     desired = desired_state(
         view.declared_configmaps(), view.cluster_configmaps, variables, settings
     )
-    report = RunReport(dry_run=dry_run, full_state=view.is_full)
+    report = RunReport(dry_run=dry_run)
     for error in desired.errors:
         log.error(
             "ConfigMap %s key %s is not a connector: %s",
