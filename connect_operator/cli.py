@@ -28,9 +28,9 @@ from connect_operator.hook import main as hook_main
 from connect_operator.logs import configure_logging
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import reconcile, secrets_redactor
+from connect_operator.redaction import masked
 from connect_operator.report import patch_operations, summary_lines, write_json_lines
 from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
-from connect_operator.templating import masked
 
 _BINDING_CONTEXT = click.option(
     "--binding-context",

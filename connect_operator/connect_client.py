@@ -27,7 +27,7 @@ from connect_operator.errors import (
     classify_http_error,
 )
 from connect_operator.plan import ObservedConnector
-from connect_operator.templating import Redactor
+from connect_operator.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from connect_operator.errors import BindingContextError, PermanentError, Tempora
 from connect_operator.logs import configure_logging, set_redactor
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import RunReport, reconcile, secrets_redactor
+from connect_operator.redaction import Redactor
 from connect_operator.report import metric_operations, patch_operations, write_json_lines
 from connect_operator.settings import Settings
-from connect_operator.templating import Redactor
 
 log = logging.getLogger(__name__)
 

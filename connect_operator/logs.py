@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import TextIO
 
-from connect_operator.templating import Redactor
+from connect_operator.redaction import Redactor
 
 CONTEXT_FIELDS = ("configmap", "key", "connector", "target", "action")
 _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}

@@ -35,9 +35,9 @@ from connect_operator.errors import (
 from connect_operator.ledger import LedgerEntry, read_ledger
 from connect_operator.plan import Action, ActionKind, ObservedConnector, TargetPlan, plan_target
 from connect_operator.properties import Variables
+from connect_operator.redaction import Redactor
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, target_from_id
-from connect_operator.templating import Redactor
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ import jq
 
 from connect_operator.errors import RenderError
 from connect_operator.properties import Variables
+from connect_operator.redaction import Redactor, masked
 
-MASK = "****"
 _ENV_VARIABLE = "__connect_operator_env"
 # `env` and `$ENV` both read our environment mapping, so KAFKA_API_KEY works through either.
 _PRELUDE = f"def env: ${_ENV_VARIABLE}; ${_ENV_VARIABLE} as $ENV | ("
@@ -44,11 +44,6 @@ class RenderedConnector:
     def masked_config(self) -> dict[str, str]:
         """The config with every variable-derived value replaced by a mask."""
         return masked(self.config, self.secret_keys)
-
-
-def masked(config: Mapping[str, str], secret_keys: frozenset[str]) -> dict[str, str]:
-    """A copy of config whose secret values are replaced by a mask."""
-    return {key: MASK if key in secret_keys else value for key, value in config.items()}
 
 
 def config_hash(config: Mapping[str, str]) -> str:
@@ -226,23 +221,3 @@ def _scrubber(program: str, variables: Variables) -> Any:
         if name in variables.environ
     }
     return Redactor(variables.secret_strings() | referenced_env)
-
-
-class Redactor:
-    """Replaces known secret strings in a message by a mask, longest first."""
-
-    MIN_LENGTH = 3
-
-    def __init__(self, secrets: frozenset[str] | set[str]) -> None:
-        self._secrets = sorted(
-            (secret for secret in secrets if len(secret) >= self.MIN_LENGTH), key=len, reverse=True
-        )
-
-    def __call__(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, MASK)
-        return message
-
-    def extended(self, more: frozenset[str] | set[str]) -> Redactor:
-        """A redactor for these secrets and the extra ones."""
-        return Redactor(set(self._secrets) | set(more))

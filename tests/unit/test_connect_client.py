@@ -16,7 +16,7 @@ from connect_operator.errors import (
     ConnectUnavailable,
     DeadlineExceeded,
 )
-from connect_operator.templating import Redactor
+from connect_operator.redaction import Redactor
 
 URL = "http://connect:8083"
 

@@ -6,7 +6,8 @@ import pytest
 
 from connect_operator.errors import RenderError
 from connect_operator.properties import Variables
-from connect_operator.templating import Redactor, config_hash, render_connector
+from connect_operator.redaction import Redactor
+from connect_operator.templating import config_hash, render_connector
 
 VARIABLES = Variables(
     values={"SR_URL": "http://sr:8081", "DB_PASSWORD": "hunter2-secret"},
