@@ -6,7 +6,10 @@ as the `..data` links of a mounted Secret) is parsed as `java.util.Properties.lo
 continuation lines. A key such as `schema.registry.url` becomes the jq variable
 `$SCHEMA_REGISTRY_URL`. `KAFKA_API_KEY`/`KAFKA_API_SECRET` are taken from the `username`/
 `password` of `sasl.jaas.config`, as the original operator did, and are readable both as
-`$KAFKA_API_KEY` and `env.KAFKA_API_KEY`.
+`$KAFKA_API_KEY` and `env.KAFKA_API_KEY`. The JAAS value is read the way Kafka's own `JaasConfig`
+tokenises it: `'` and `"` quotes alike (Confluent Cloud's generated client configuration uses
+single quotes), backslash escapes inside quotes, `//` and `/* */` comments, and `;` ending each
+login module entry.
 
 Nothing here logs a value: only key names and file names.
 """
@@ -22,7 +25,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
-_JAAS_FIELD = r'\b{0}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))'
+# java.io.StreamTokenizer's escapes inside a quoted string, as JaasConfig configures it.
+_QUOTED_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
 @dataclass(frozen=True)
@@ -119,14 +123,120 @@ def variable_name(property_key: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
+class JaasSyntaxError(ValueError):
+    """A `sasl.jaas.config` value Kafka's JaasConfig would refuse; the message holds no value."""
+
+
+def _jaas_tokens(text: str) -> Iterator[tuple[str, str | None]]:
+    """Tokens as Kafka's JaasConfig tokenises: ("word"|"quoted", value) or (";"|"="|char, None).
+
+    JaasConfig resets a StreamTokenizer and then makes bytes 0-32 whitespace, 33-128 and 160-255
+    (and, as StreamTokenizer does, everything above 255) word characters, `;` and `=` ordinary,
+    `'` and `"` quotes, and `/` a comment character with `//` and `/* */` comments.
+    """
+    position = 0
+    length = len(text)
+    while position < length:
+        char = text[position]
+        code = ord(char)
+        if code <= 32:
+            position += 1
+        elif char in "'\"":
+            position += 1
+            value = []
+            while position < length and text[position] not in (char, "\n", "\r"):
+                current = text[position]
+                position += 1
+                if current != "\\":
+                    value.append(current)
+                    continue
+                if position >= length:
+                    raise JaasSyntaxError("a quoted value ends with a lone backslash")
+                escaped = text[position]
+                position += 1
+                if "0" <= escaped <= "7":
+                    digits = escaped
+                    limit = 3 if escaped <= "3" else 2
+                    while (
+                        len(digits) < limit and position < length and "0" <= text[position] <= "7"
+                    ):
+                        digits += text[position]
+                        position += 1
+                    value.append(chr(int(digits, 8)))
+                else:
+                    value.append(_QUOTED_ESCAPES.get(escaped, escaped))
+            if position < length and text[position] == char:
+                position += 1  # an unterminated quote ends at the line end, as in Java
+            yield "quoted", "".join(value)
+        elif char == "/":
+            following = text[position + 1 : position + 2]
+            if following == "*":
+                end = text.find("*/", position + 2)
+                if end < 0:
+                    return
+                position = end + 2
+            else:  # `//` and a lone `/` both comment out the rest of the line
+                while position < length and text[position] not in "\n\r":
+                    position += 1
+        elif char in ";=" or 128 < code < 160:
+            position += 1
+            yield char, None
+        else:
+            start = position
+            while position < length:
+                code = ord(text[position])
+                if code <= 32 or text[position] in ";='\"/" or 128 < code < 160:
+                    break
+                position += 1
+            yield "word", text[start:position]
+
+
+def parse_jaas_config(text: str) -> list[tuple[str, str, dict[str, str]]]:
+    """`<loginModuleClass> <controlFlag> (<optionName>=<optionValue>)*;` entries, as Kafka parses
+    them: (module, flag, options). Raises JaasSyntaxError where Kafka would refuse the value."""
+    tokens = list(_jaas_tokens(text))
+    entries = []
+    index = 0
+
+    def value_at(position: int) -> str | None:
+        return tokens[position][1] if position < len(tokens) else None
+
+    while index < len(tokens):
+        module = value_at(index)
+        flag = value_at(index + 1)
+        if module is None or flag is None:
+            raise JaasSyntaxError("login module or control flag not specified")
+        if flag.upper() not in ("REQUIRED", "REQUISITE", "SUFFICIENT", "OPTIONAL"):
+            raise JaasSyntaxError("invalid login module control flag")
+        index += 2
+        options: dict[str, str] = {}
+        while index < len(tokens) and tokens[index][0] != ";":
+            if index + 2 >= len(tokens) or tokens[index + 1][0] != "=":
+                raise JaasSyntaxError("an option has no value")
+            key, value = tokens[index][1], tokens[index + 2][1]
+            if value is None:
+                raise JaasSyntaxError("an option has no value")
+            options[key or ""] = value
+            index += 3
+        if index >= len(tokens):
+            raise JaasSyntaxError("entry not terminated by a semicolon")
+        index += 1
+        entries.append((module, flag, options))
+    if not entries:
+        raise JaasSyntaxError("no login module specified")
+    return entries
+
+
 def jaas_credentials(jaas_config: str) -> dict[str, str]:
-    """The `username`/`password` of a `sasl.jaas.config` value as KAFKA_API_KEY/SECRET."""
-    credentials = {}
-    for field_name, variable in (("username", "KAFKA_API_KEY"), ("password", "KAFKA_API_SECRET")):
-        match = re.search(_JAAS_FIELD.format(field_name), jaas_config)
-        if match:
-            quoted, bare = match.groups()
-            credentials[variable] = _unescape(quoted) if quoted is not None else bare
+    """The `username`/`password` of a `sasl.jaas.config` value as KAFKA_API_KEY/SECRET.
+
+    Taken from the first login module entry that has them; raises JaasSyntaxError for a value
+    that Kafka itself would refuse."""
+    credentials: dict[str, str] = {}
+    for _module, _flag, options in parse_jaas_config(jaas_config):
+        for option, variable in (("username", "KAFKA_API_KEY"), ("password", "KAFKA_API_SECRET")):
+            if option in options and variable not in credentials:
+                credentials[variable] = options[option]
     return credentials
 
 
@@ -173,7 +283,19 @@ def load_variables(config_dir: Path, environ: Mapping[str, str]) -> Variables:
     jaas = values.get("SASL_JAAS_CONFIG")
     env = dict(environ)
     if jaas:
-        for name, value in jaas_credentials(jaas).items():
+        try:
+            credentials = jaas_credentials(jaas)
+        except JaasSyntaxError as exc:
+            # Never the value: it holds the secret. A template that reads $KAFKA_API_KEY then
+            # fails with that variable named, scoped to its own ConfigMap key.
+            log.warning(
+                "sasl.jaas.config in %s is not valid JAAS (%s): KAFKA_API_KEY and "
+                "KAFKA_API_SECRET are not defined",
+                origins["SASL_JAAS_CONFIG"],
+                exc,
+            )
+            credentials = {}
+        for name, value in credentials.items():
             values.setdefault(name, value)
             origins.setdefault(name, f"{origins['SASL_JAAS_CONFIG']} (sasl.jaas.config)")
             env[name] = values[name]

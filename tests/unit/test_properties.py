@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from connect_operator.properties import (
+    JaasSyntaxError,
     jaas_credentials,
     load_variables,
     parse_properties,
@@ -72,10 +73,81 @@ def test_property_keys_become_upper_case_variable_names(key: str, name: str) -> 
             {"KAFKA_API_KEY": "bare", "KAFKA_API_SECRET": "also"},
         ),
         ("x required;", {}),
+        # Exactly as Confluent Cloud's "Clients" page generates it (Java and the other clients).
+        (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            "username='ABCDEFGH12345678' password='aB3+/cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4yZ5aB6';",
+            {
+                "KAFKA_API_KEY": "ABCDEFGH12345678",
+                "KAFKA_API_SECRET": "aB3+/cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4yZ5aB6",
+            },
+        ),
+        # ... and as its older templates wrote it, with runs of spaces.
+        (
+            "org.apache.kafka.common.security.plain.PlainLoginModule   required "
+            "username='KEY1'   password='SECRET1';",
+            {"KAFKA_API_KEY": "KEY1", "KAFKA_API_SECRET": "SECRET1"},
+        ),
+        # One quote kind inside the other, escapes, `;` and `=` inside quotes, comments.
+        (
+            'm required username="it\'s" password=\'say "hi";=\' /* note */ other=x // tail\n;',
+            {"KAFKA_API_KEY": "it's", "KAFKA_API_SECRET": 'say "hi";='},
+        ),
+        (
+            "m required username='a\\\\b' password='\\t\\101';",
+            {
+                "KAFKA_API_KEY": "a\\b",
+                "KAFKA_API_SECRET": "\tA",
+            },
+        ),
+        # The first entry that names them wins, as for a single SASL login context.
+        (
+            "a required username='one' password='1'; b required username='two' password='2';",
+            {"KAFKA_API_KEY": "one", "KAFKA_API_SECRET": "1"},
+        ),
     ],
 )
 def test_jaas_config_yields_the_api_key_and_secret(jaas: str, expected: dict[str, str]) -> None:
     assert jaas_credentials(jaas) == expected
+
+
+@pytest.mark.parametrize(
+    "jaas",
+    [
+        "m required username='K' password='S'",  # no terminating `;`
+        "m username='K' password='S';",  # no control flag
+        "m mandatory username='K';",  # not a control flag
+        "m required username= ;",  # no value
+        "m required username 'K';",  # no `=`
+        "",
+    ],
+)
+def test_jaas_config_that_kafka_refuses_is_an_error(jaas: str) -> None:
+    with pytest.raises(JaasSyntaxError):
+        jaas_credentials(jaas)
+
+
+def test_single_quoted_cloud_credentials_become_variables_without_quotes(tmp_path: Path) -> None:
+    (tmp_path / "kafka.properties").write_text(
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        "username='CCKEY' password='CC/SECRET+1';\n"
+    )
+    variables = load_variables(tmp_path, {})
+    assert variables.values["KAFKA_API_KEY"] == "CCKEY"
+    assert variables.environ["KAFKA_API_SECRET"] == "CC/SECRET+1"
+
+
+def test_an_invalid_jaas_value_defines_no_credentials_and_logs_no_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "kafka.properties").write_text(
+        "sasl.jaas.config=m required username='KEY-x' password='SECRET-x'\n"
+    )
+    variables = load_variables(tmp_path, {})
+    assert "KAFKA_API_KEY" not in variables.values
+    assert "KAFKA_API_SECRET" not in variables.environ
+    assert "not valid JAAS" in caplog.text and "kafka.properties" in caplog.text
+    assert "SECRET-x" not in caplog.text and "KEY-x" not in caplog.text
 
 
 def test_every_properties_file_counts_and_dot_directories_are_skipped(tmp_path: Path) -> None:
