@@ -70,7 +70,7 @@ def measure(count: int) -> dict[str, float]:
     variables = Variables(values={"PASSWORD": "bench-secret"}, environ={})
     with serve(FakeConnect()) as fake:
         settings = Settings(connect_url=fake.url, max_deletes=None)
-        view = ClusterView(_configmaps(count), (), None, ledger_known=True)
+        view = ClusterView(_configmaps(count), (), (), ledger_known=True)
         create_seconds, create_requests = _run(view, settings, variables)
         fake.requests.clear()
         unchanged_seconds, unchanged_requests = _run(view, settings, variables)

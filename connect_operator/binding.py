@@ -28,6 +28,8 @@ CLUSTERS_BINDING = "confluent-cloud-clusters"
 LEDGER_BINDING = "ledger"
 SCHEDULE_BINDING = "resync"
 CLUSTER_LABELS = ("environment_id", "resource_id")
+# How many ConfigMaps the ledger spreads its entries over (one holds 1 MiB).
+LEDGER_SHARDS = 32
 
 # Only what a reconcile reads: changes elsewhere (resourceVersion, status, annotations, managed
 # fields) leave the filter result unchanged, and shell-operator then suppresses the event.
@@ -62,7 +64,8 @@ class ClusterView:
 
     connector_configmaps: tuple[ConfigMapView, ...] | None
     cluster_configmaps: tuple[ConfigMapView, ...]
-    ledger: ConfigMapView | None
+    # The ledger's ConfigMaps (its own name and its shards) found in the snapshot.
+    ledgers: tuple[ConfigMapView, ...]
     ledger_known: bool
     # For event-only runs: ConfigMap refs named by events; deleted ones are absent from
     # `connector_configmaps_in_scope`.
@@ -139,6 +142,16 @@ def _split_requirements(selector: str) -> list[str]:
     return [part for part in parts if part]
 
 
+def ledger_configmap_names(settings: Settings) -> tuple[str, ...]:
+    """The ledger's own ConfigMap and its shards: `<name>`, `<name>-1`, ... (see ledger.py)."""
+    return ledger_shard_names(settings.ledger_name)
+
+
+def ledger_shard_names(ledger_name: str) -> tuple[str, ...]:
+    """`<name>`, `<name>-1`, ... `<name>-31`: where the ledger's entries may live."""
+    return (ledger_name, *(f"{ledger_name}-{index}" for index in range(1, LEDGER_SHARDS)))
+
+
 def binding_configuration(settings: Settings) -> dict[str, Any]:
     """The shell-operator v1 configuration printed on `--config`."""
     watched: dict[str, Any] = {}
@@ -177,7 +190,7 @@ def binding_configuration(settings: Settings) -> dict[str, Any]:
                 "group": GROUP,
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "nameSelector": {"matchNames": [settings.ledger_name]},
+                "nameSelector": {"matchNames": list(ledger_configmap_names(settings))},
                 "namespace": {"nameSelector": {"matchNames": [settings.own_namespace]}},
                 "jqFilter": CONFIGMAP_JQ_FILTER,
                 **snapshot_only,
@@ -229,16 +242,17 @@ def read_binding_context(text: str, settings: Settings) -> ClusterView:
                 deleted = context.get("watchEvent") == "Deleted"
                 events[configmap.ref] = None if deleted else configmap
 
+    names = ledger_configmap_names(settings)
     ledgers = [
         configmap
         for configmap in latest.get(LEDGER_BINDING, [])
-        if configmap.name == settings.ledger_name and configmap.namespace == settings.own_namespace
+        if configmap.name in names and configmap.namespace == settings.own_namespace
     ]
     full = latest.get(CONNECTORS_BINDING)
     return ClusterView(
         connector_configmaps=tuple(full) if full is not None else None,
         cluster_configmaps=tuple(latest.get(CLUSTERS_BINDING, [])),
-        ledger=ledgers[0] if ledgers else None,
+        ledgers=tuple(ledgers),
         ledger_known=LEDGER_BINDING in latest,
         scope=None if full is not None else frozenset(events),
         connector_configmaps_in_scope=tuple(cm for cm in events.values() if cm is not None),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -26,7 +26,6 @@ from connect_operator.errors import (
     DeadlineExceeded,
     classify_http_error,
 )
-from connect_operator.plan import ObservedConnector
 from connect_operator.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -35,6 +34,22 @@ _RETRY_STATUSES = frozenset({409, 502, 503, 504})
 # 500s that say the cluster is moving, not that the request is wrong: a rebalance is expected,
 # or the leader this worker forwards to has just died (until the group notices, ~10 s).
 _RETRY_500_MARKERS = ("rebalance", "IO Error trying to forward REST request")
+
+
+@dataclass(frozen=True)
+class ObservedConnector:
+    """A connector as Connect reports it in `GET /connectors?expand=info&expand=status`.
+
+    `status_problem` says why its status could not be read (a malformed entry): then `state` and
+    `tasks` are unknown, and only this connector's report suffers.
+    """
+
+    name: str
+    config: Mapping[str, str] | None
+    state: str | None = None
+    tasks: tuple[tuple[int, str], ...] = ()
+    type: str | None = None
+    status_problem: str | None = None
 
 
 class Deadline:
@@ -251,24 +266,53 @@ def _describe_transport_error(exc: requests.RequestException) -> str:
 
 def _observed(name: str, item: Any) -> ObservedConnector:
     if not isinstance(item, dict):
-        return ObservedConnector(name=name, config=None)
+        return ObservedConnector(name=name, config=None, status_problem="entry is not an object")
     info = item.get("info") or {}
-    status = item.get("status") or {}
     config = info.get("config") if isinstance(info, dict) else None
-    connector_state = (
-        (status.get("connector") or {}).get("state") if isinstance(status, dict) else None
-    )
-    tasks: list[tuple[int, str]] = []
-    for task in (status.get("tasks") or []) if isinstance(status, dict) else []:
-        if isinstance(task, dict):
-            tasks.append((int(task.get("id", len(tasks))), str(task.get("state", "UNKNOWN"))))
-    return ObservedConnector(
+    connector_type = info.get("type") if isinstance(info, dict) else None
+    observed = ObservedConnector(
         name=name,
         config={str(k): str(v) for k, v in config.items()} if isinstance(config, dict) else None,
-        state=str(connector_state) if connector_state else None,
-        tasks=tuple(sorted(tasks)),
-        type=(info.get("type") if isinstance(info, dict) else None) or status.get("type"),
+        type=str(connector_type) if connector_type else None,
+    )
+    try:
+        state, tasks, status_type = _status(item.get("status") or {})
+    except (TypeError, ValueError, AttributeError) as exc:
+        return replace(observed, status_problem=f"malformed status: {exc}")
+    return replace(observed, state=state, tasks=tasks, type=observed.type or status_type)
+
+
+def _status(status: Any) -> tuple[str | None, tuple[tuple[int, str], ...], str | None]:
+    """State, tasks and type from a status object; TypeError or ValueError when malformed."""
+    if not isinstance(status, dict):
+        raise TypeError("status is not an object")
+    connector = status.get("connector") or {}
+    if not isinstance(connector, dict):
+        raise TypeError("status.connector is not an object")
+    state = connector.get("state")
+    tasks: list[tuple[int, str]] = []
+    raw_tasks = status.get("tasks") or []
+    if not isinstance(raw_tasks, list):
+        raise TypeError("status.tasks is not a list")
+    for task in raw_tasks:
+        if not isinstance(task, dict):
+            raise TypeError("a task is not an object")
+        task_id = task.get("id", len(tasks))
+        if isinstance(task_id, bool) or not isinstance(task_id, int | str):
+            raise TypeError(f"task id {task_id!r} is not a number")
+        tasks.append((int(task_id), str(task.get("state", "UNKNOWN"))))
+    status_type = status.get("type")
+    return (
+        str(state) if state else None,
+        tuple(sorted(tasks)),
+        str(status_type) if status_type else None,
     )
 
 
-__all__ = ["ConnectClient", "ConnectOperatorError", "Deadline", "RetryPolicy"]
+__all__ = [
+    "ConnectClient",
+    "ConnectOperatorError",
+    "Deadline",
+    "ObservedConnector",
+    "RetryPolicy",
+]

@@ -1,22 +1,28 @@
 """Desired state: every connector the ConfigMaps declare, rendered, per target.
 
-Each data key of each connector ConfigMap is one connector. A key that does not render, or whose
-target cannot be resolved, becomes a `DeclarationError` naming the ConfigMap and key, and its
-source goes into `broken_sources` so that nothing it owned is pruned while it is broken. The
-other keys go on.
+Each data key of each connector ConfigMap is one connector. A key that does not render, whose
+target cannot be resolved, whose connector name cannot be one URL path segment, or whose
+ConfigMap's `enabled` label is neither "true" nor "false", becomes a `DeclarationError` naming the
+ConfigMap and key, and its source goes into `broken_sources` so that nothing it owned is pruned
+(or deleted) while it is broken. The other keys go on.
+
+When two ConfigMaps declare one connector name on one target, the ConfigMap that the ledger
+says owns it keeps it and the other is a declaration error; when neither owns it, both are
+errors and the name is `contested`, so that no third owner's entry prunes it either. Namespaces
+therefore cannot take each other's connectors.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connect_operator.binding import ConfigMapView
 from connect_operator.errors import PermanentError
 from connect_operator.properties import Variables
 from connect_operator.settings import Settings
-from connect_operator.targets import Target, target_for
+from connect_operator.targets import Target, check_path_segment, target_for
 from connect_operator.templating import config_hash, render_connectors
 
 log = logging.getLogger(__name__)
@@ -41,8 +47,10 @@ class DesiredConnector:
     config: dict[str, str]
     secret_keys: frozenset[str]
     source: Source
-    # False when the ConfigMap's `enabled` label is anything but "true": it must not exist.
+    # False when the ConfigMap's `enabled` label is "false" (or absent): it must not exist.
     enabled: bool
+    # A digest of the template's inputs, recorded in the ledger for a render cache ("" = none).
+    inputs: str = ""
 
     @property
     def config_hash(self) -> str:
@@ -69,6 +77,8 @@ class DesiredState:
     connectors: tuple[DesiredConnector, ...] = ()
     errors: tuple[DeclarationError, ...] = ()
     broken_sources: frozenset[Source] = field(default_factory=frozenset)
+    # target id -> connector names that several ConfigMaps declare, none of them the owner
+    contested: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def targets(self) -> dict[str, Target]:
         """The targets named by at least one connector, by id."""
@@ -80,12 +90,16 @@ def desired_state(
     clusters: Sequence[ConfigMapView],
     variables: Variables,
     settings: Settings,
+    *,
+    owners: Mapping[tuple[str, str], str] | None = None,
 ) -> DesiredState:
-    """Render every key of every connector ConfigMap; errors are collected, not raised."""
-    connectors: list[DesiredConnector] = []
+    """Render every key of every connector ConfigMap; errors are collected, not raised.
+
+    `owners` maps (target id, connector name) to the ConfigMap the ledger records as its owner.
+    """
+    owners = owners or {}
     errors: list[DeclarationError] = []
     broken: set[Source] = set()
-    claimed: dict[tuple[str, str], Source] = {}
     ordered = sorted(configmaps, key=lambda cm: (cm.namespace, cm.name))
     declarations = [(configmap, key) for configmap in ordered for key in sorted(configmap.data)]
     rendered_all = render_connectors(
@@ -97,35 +111,37 @@ def desired_state(
             targets[configmap.ref] = target_for(configmap, clusters, settings)
         except PermanentError as exc:
             targets[configmap.ref] = str(exc)
+        enabled = configmap.labels.get(ENABLED_LABEL)
+        if enabled is not None and enabled not in ("true", "false"):
+            targets[configmap.ref] = (
+                f'label {ENABLED_LABEL}={enabled!r} must be exactly "true" or "false";'
+                " nothing is created or deleted for this ConfigMap"
+            )
         if not configmap.data:
             log.warning(
                 "ConfigMap %s has no data keys: it declares no connector",
                 configmap.ref,
                 extra={"configmap": configmap.ref},
             )
+    candidates: dict[tuple[str, str], list[DesiredConnector]] = {}
     for (configmap, key), rendered in zip(declarations, rendered_all, strict=True):
         source = Source(configmap.ref, key)
         target = targets[configmap.ref]
-        if isinstance(rendered, PermanentError) or isinstance(target, str):
-            errors.append(
-                DeclarationError(
-                    source, str(rendered if isinstance(rendered, PermanentError) else target)
-                )
-            )
+        problem: str | None = None
+        if isinstance(rendered, PermanentError):
+            problem = str(rendered)
+        elif isinstance(target, str):
+            problem = target
+        else:
+            try:
+                check_path_segment("connector name", rendered.name)
+            except PermanentError as exc:
+                problem = str(exc)
+        if problem is not None or isinstance(rendered, PermanentError) or isinstance(target, str):
+            errors.append(DeclarationError(source, problem or "not a connector"))
             broken.add(source)
             continue
-        first = claimed.setdefault((target.id, rendered.name), source)
-        if first != source:
-            errors.append(
-                DeclarationError(
-                    source,
-                    f"connector {rendered.name!r} is already declared by ConfigMap "
-                    f"{first.configmap} key {first.key}; this declaration is ignored",
-                )
-            )
-            broken.add(source)
-            continue
-        connectors.append(
+        candidates.setdefault((target.id, rendered.name), []).append(
             DesiredConnector(
                 target=target,
                 name=rendered.name,
@@ -135,4 +151,40 @@ def desired_state(
                 enabled=configmap.labels.get(ENABLED_LABEL) == "true",
             )
         )
-    return DesiredState(tuple(connectors), tuple(errors), frozenset(broken))
+    connectors: list[DesiredConnector] = []
+    contested: dict[str, set[str]] = {}
+    for (target_id, name), claims in candidates.items():
+        if len(claims) == 1:
+            connectors.append(claims[0])
+            continue
+        owner = owners.get((target_id, name))
+        keepers = [c for c in claims if c.source.configmap == owner][:1]
+        if not keepers:
+            contested.setdefault(target_id, set()).add(name)
+        for claim in claims:
+            if claim in keepers:
+                connectors.append(claim)
+                continue
+            others = ", ".join(
+                f"{c.source.configmap} key {c.source.key}" for c in claims if c is not claim
+            )
+            why = (
+                f"the ledger records ConfigMap {owner} as its owner"
+                if keepers
+                else "none of them owns it, so none of them gets it"
+            )
+            errors.append(
+                DeclarationError(
+                    claim.source,
+                    f"connector {name!r} on {target_id} is also declared by {others}; {why}."
+                    " This declaration is ignored",
+                )
+            )
+            broken.add(claim.source)
+    connectors.sort(key=lambda c: (c.source, c.name))
+    return DesiredState(
+        tuple(connectors),
+        tuple(errors),
+        frozenset(broken),
+        {target_id: frozenset(names) for target_id, names in contested.items()},
+    )

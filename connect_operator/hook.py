@@ -23,7 +23,8 @@ from pathlib import Path
 
 from connect_operator.binding import ClusterView, binding_configuration, read_binding_context
 from connect_operator.errors import BindingContextError, PermanentError, TemporaryError
-from connect_operator.logs import configure_logging, set_redactor
+from connect_operator.logs import configure_logging, set_level, set_redactor
+from connect_operator.plan import Result
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import RunReport, reconcile, secrets_redactor
 from connect_operator.redaction import Redactor
@@ -67,6 +68,7 @@ def run(environ: Mapping[str, str]) -> int:
     configure_logging(Redactor(frozenset()), json_lines=True, stream=sys.stdout)
     try:
         settings = Settings.from_env(environ)
+        set_level(settings.log_level)
         variables = load_variables(settings.config_dir, environ)
         set_redactor(secrets_redactor(variables, settings))
         view = read_binding_context_file(environ, settings)
@@ -84,8 +86,9 @@ def run(environ: Mapping[str, str]) -> int:
     except TemporaryError as exc:
         log.error("run failed, shell-operator will retry: %s", exc)
         return EXIT_RETRY
-    except Exception as exc:  # the exit code must still tell shell-operator to retry
-        log.error("run failed unexpectedly: %s", type(exc).__name__, exc_info=True)
+    except Exception:  # the exit code must still tell shell-operator to retry
+        # The traceback goes through the redactor like every other line.
+        log.exception("run failed unexpectedly; this is a bug, please report it")
         return EXIT_RETRY
     log_summary(report)
     return report.exit_code
@@ -98,7 +101,7 @@ def write_outputs(
     patch_path = environ.get("KUBERNETES_PATCH_PATH")
     if patch_path:
         write_json_lines(Path(patch_path), patch_operations(report, settings))
-    elif report.new_ledger is not None:
+    elif report.ledger_changes:
         log.warning("KUBERNETES_PATCH_PATH is not set: the ledger was not written")
     metrics_path = environ.get("METRICS_PATH")
     if metrics_path:
@@ -112,11 +115,11 @@ def log_summary(report: RunReport) -> None:
         logging.WARNING if report.exit_code else logging.INFO,
         "reconciled %d targets: %d created, %d updated, %d unchanged, %d deleted, %d failed%s",
         len(report.targets),
-        counts["created"],
-        counts["updated"],
-        counts["unchanged"],
-        counts["deleted"],
-        counts["failed"],
+        counts[Result.CREATED],
+        counts[Result.UPDATED],
+        counts[Result.UNCHANGED],
+        counts[Result.DELETED],
+        counts[Result.FAILED],
         "; will retry" if report.exit_code else "",
     )
 

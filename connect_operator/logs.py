@@ -1,8 +1,9 @@
 """Log lines: JSON objects on stdout that shell-operator re-emits with their level and fields.
 
 Each line has `level` and `msg`, plus whichever of `configmap`, `key`, `connector`, `target` and
-`action` the call site passed with `extra=`. A `Redactor` scrubs every known secret from the
-final text, as a last line of defence: call sites never pass rendered values in the first place.
+`action` the call site passed with `extra=`, and `traceback` when an exception is logged. A
+`Redactor` scrubs every known secret from the final text, traceback included, as a last line of
+defence: call sites never pass rendered values in the first place.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class JsonLineFormatter(logging.Formatter):
             value = getattr(record, field, None)
             if value is not None:
                 line[field] = self.redactor(str(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            line["traceback"] = self.redactor(self.formatException(record.exc_info))
         return json.dumps(line, sort_keys=False)
 
 
@@ -57,6 +60,8 @@ class TextFormatter(logging.Formatter):
         text = f"{record.levelname.lower():5} {record.getMessage()}" + (
             f" [{fields}]" if fields else ""
         )
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text}\n{self.formatException(record.exc_info)}"
         return self.redactor(text)
 
 
@@ -76,6 +81,11 @@ def configure_logging(
     root.propagate = False
     # urllib3 logs URLs with query strings at DEBUG; keep it quiet.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def set_level(level: str) -> None:
+    """Set the package's log level by name (`debug`, `info`, `warning`, `error`)."""
+    logging.getLogger("connect_operator").setLevel(level.upper())
 
 
 def set_redactor(redactor: Redactor) -> None:

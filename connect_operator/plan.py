@@ -5,10 +5,12 @@ what the ledger owns, and returns frozen `Action`s:
 
 - create what is declared and missing;
 - update only what differs after normalisation;
-- delete what `enabled` says must not exist (owned or not, as the original operator did);
+- delete what `enabled: "false"` says must not exist (owned or not, as the original operator did);
 - prune what the ledger owns but nothing declares any more, unless its source is broken, outside
-  this run's scope, or the run would prune more than `max_deletes` (then nothing is pruned and
-  the refusal is reported instead).
+  this run's scope, contested by two ConfigMaps, or no longer the connector we applied (its class
+  or config changed under us: then it is reported, not deleted);
+- when the deletes of both kinds together exceed `max_deletes`, delete nothing and report the
+  refusal instead.
 
 Foreign connectors (not in the ledger, not declared) are never touched.
 """
@@ -19,36 +21,33 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from connect_operator.connect_client import ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
 from connect_operator.ledger import LedgerEntry
-from connect_operator.normalize import changed_keys
+from connect_operator.normalize import changed_keys, normalise
+from connect_operator.templating import config_hash
+
+CLASS_KEY = "connector.class"
 
 
-class ActionKind(str, Enum):
-    """What apply will do; the values finish the sentence "connector x will be ..."."""
+class Result(str, Enum):
+    """What happened to a connector; the values finish "connector x has been ...".
 
-    CREATE = "created"
-    UPDATE = "updated"
-    DELETE = "deleted"
-    KEEP = "unchanged"
+    A plan uses the same words for what it means to happen (never `failed`).
+    """
 
-
-@dataclass(frozen=True)
-class ObservedConnector:
-    """A connector as Connect reports it in `GET /connectors?expand=info&expand=status`."""
-
-    name: str
-    config: Mapping[str, str] | None
-    state: str | None = None
-    tasks: tuple[tuple[int, str], ...] = ()
-    type: str | None = None
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class Action:
-    """One decision for one connector on one target."""
+    """One decision for one connector on one target: `kind` is the result it aims at."""
 
-    kind: ActionKind
+    kind: Result
     target_id: str
     connector: str
     reason: str
@@ -58,15 +57,25 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """An owned connector that should be pruned but is no longer the one we applied."""
+
+    connector: str
+    source: Source
+    reason: str
+
+
+@dataclass(frozen=True)
 class TargetPlan:
     """Everything decided for one target."""
 
     target_id: str
     actions: tuple[Action, ...]
-    # Owned connectors that should be pruned but were not, because there were too many.
-    refused_prunes: tuple[str, ...] = ()
-    # Ledger entries that stay as they are (protected, out of scope, refused).
+    # Connectors that should be deleted but were not, because there were too many deletes.
+    refused_deletes: tuple[str, ...] = ()
+    # Ledger entries that stay as they are (protected, out of scope, refused, replaced).
     kept_entries: tuple[LedgerEntry, ...] = field(default_factory=tuple)
+    replaced: tuple[Replaced, ...] = ()
 
 
 def plan_target(
@@ -76,6 +85,7 @@ def plan_target(
     owned: Sequence[LedgerEntry],
     *,
     broken_sources: Collection[Source] = frozenset(),
+    contested: Collection[str] = frozenset(),
     scope: Collection[str] | None = None,
     max_deletes: int | None = None,
     server_rewrites_config: bool = False,
@@ -90,7 +100,7 @@ def plan_target(
         connector = wanted[name]
         current = observed.get(name)
         if current is None:
-            actions.append(_action(ActionKind.CREATE, connector, "declared and missing"))
+            actions.append(_action(Result.CREATED, connector, "declared and missing"))
             continue
         keys = (
             changed_keys(
@@ -104,45 +114,79 @@ def plan_target(
             else ("*",)
         )
         if keys:
-            actions.append(_action(ActionKind.UPDATE, connector, "config differs", keys))
+            actions.append(_action(Result.UPDATED, connector, "config differs", keys))
         else:
-            actions.append(_action(ActionKind.KEEP, connector, "config matches"))
+            actions.append(_action(Result.UNCHANGED, connector, "config matches"))
 
-    for name in sorted(unwanted):
-        connector = unwanted[name]
-        if name in observed:
-            actions.append(_action(ActionKind.DELETE, connector, 'label enabled is not "true"'))
+    deletes: list[Action] = [
+        _action(Result.DELETED, unwanted[name], 'label enabled is "false"')
+        for name in sorted(unwanted)
+        if name in observed
+    ]
 
     declared = set(wanted) | set(unwanted)
-    prunes: list[Action] = []
     kept: list[LedgerEntry] = []
+    replaced: list[Replaced] = []
     for entry in sorted(owned):
         if entry.connector in declared:
             continue
         source = Source(entry.configmap, entry.key)
-        if source in broken_sources or (scope is not None and entry.configmap not in scope):
+        if (
+            source in broken_sources
+            or entry.connector in contested
+            or (scope is not None and entry.configmap not in scope)
+        ):
             kept.append(entry)
             continue
-        if entry.connector not in observed:
+        current = observed.get(entry.connector)
+        if current is None:
             continue  # already gone: the entry is simply dropped
-        prunes.append(
+        difference = not_what_we_applied(entry, current)
+        if difference:
+            replaced.append(Replaced(entry.connector, source, difference))
+            kept.append(entry)
+            continue
+        deletes.append(
             Action(
-                kind=ActionKind.DELETE,
+                kind=Result.DELETED,
                 target_id=target_id,
                 connector=entry.connector,
                 reason=f"no longer declared by ConfigMap {entry.configmap} key {entry.key}",
                 source=source,
             )
         )
-    if max_deletes is not None and len(prunes) > max_deletes:
-        refused = tuple(action.connector for action in prunes)
+    if max_deletes is not None and len(deletes) > max_deletes:
+        refused = tuple(sorted(action.connector for action in deletes))
         kept += [entry for entry in owned if entry.connector in refused]
-        return TargetPlan(target_id, tuple(actions), refused, tuple(sorted(set(kept))))
-    return TargetPlan(target_id, tuple(actions + prunes), (), tuple(sorted(set(kept))))
+        return TargetPlan(
+            target_id, tuple(actions), refused, tuple(sorted(set(kept))), tuple(replaced)
+        )
+    return TargetPlan(
+        target_id, tuple(actions + deletes), (), tuple(sorted(set(kept))), tuple(replaced)
+    )
+
+
+def not_what_we_applied(entry: LedgerEntry, current: ObservedConnector) -> str:
+    """Why the live connector is not the one the ledger says we applied; empty when it is.
+
+    The class is checked when the entry recorded one (it survives Confluent Cloud's masking and
+    added defaults); older entries are checked by config hash.
+    """
+    if current.config is None:
+        return "its config cannot be read, so it cannot be checked to be ours"
+    live_class = current.config.get(CLASS_KEY, "")
+    if entry.connector_class:
+        if live_class != entry.connector_class:
+            return f"its class is now {live_class!r}, we applied {entry.connector_class!r}"
+        return ""
+    live = normalise(current.config)
+    if entry.hash in (config_hash(live), config_hash({**live, "name": entry.connector})):
+        return ""
+    return "its config is not the one we applied"
 
 
 def _action(
-    kind: ActionKind, connector: DesiredConnector, reason: str, keys: tuple[str, ...] = ()
+    kind: Result, connector: DesiredConnector, reason: str, keys: tuple[str, ...] = ()
 ) -> Action:
     return Action(
         kind=kind,

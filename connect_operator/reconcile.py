@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import requests
 
 from connect_operator.binding import ClusterView
-from connect_operator.connect_client import ConnectClient, Deadline
+from connect_operator.connect_client import ConnectClient, Deadline, ObservedConnector
 from connect_operator.desired import DesiredConnector, DesiredState, Source, desired_state
 from connect_operator.errors import (
     ConnectUnavailable,
@@ -32,8 +32,8 @@ from connect_operator.errors import (
     PermanentError,
     TemporaryError,
 )
-from connect_operator.ledger import LedgerEntry, read_ledger
-from connect_operator.plan import Action, ActionKind, ObservedConnector, TargetPlan, plan_target
+from connect_operator.ledger import Ledger, LedgerChanges, LedgerEntry, ledger_changes, read_ledger
+from connect_operator.plan import CLASS_KEY, Action, Replaced, Result, TargetPlan, plan_target
 from connect_operator.properties import Variables
 from connect_operator.redaction import Redactor
 from connect_operator.settings import Settings
@@ -52,14 +52,14 @@ class Outcome:
     deleted or failed. For a dry run it is what would have happened.
     """
 
-    result: str
+    result: Result
     target_id: str | None
     connector: str | None
     source: Source | None
     message: str = ""
     temporary: bool = False
     changed_keys: tuple[str, ...] = ()
-    planned: ActionKind | None = None
+    planned: Result | None = None
 
 
 @dataclass
@@ -80,8 +80,10 @@ class RunReport:
 
     declaration_errors: list[Outcome] = field(default_factory=list)
     targets: list[TargetReport] = field(default_factory=list)
-    # None: do not write the ledger (unknown before, a dry run, or unchanged).
-    new_ledger: tuple[LedgerEntry, ...] | None = None
+    # The ledger as this run's snapshot showed it, and what the run changes in it (None: do not
+    # write, because the ledger was not in the snapshot or this is a dry run).
+    ledger: Ledger = field(default_factory=Ledger)
+    ledger_changes: LedgerChanges | None = None
     dry_run: bool = False
 
     @property
@@ -101,7 +103,7 @@ class RunReport:
         """0 when everything that could succeed did; 1 when shell-operator should retry."""
         return 1 if self.temporary_failures else 0
 
-    def counts(self) -> Counter[str]:
+    def counts(self) -> Counter[Result]:
         """How many connectors ended in each result."""
         return Counter(outcome.result for outcome in self.outcomes)
 
@@ -126,8 +128,13 @@ def reconcile(
     """Make every target match the declared connectors; see the module docstring."""
     deadline = deadline or Deadline(settings.run_deadline)
     redactor = secrets_redactor(variables, settings)
+    ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
     desired = desired_state(
-        view.declared_configmaps(), view.cluster_configmaps, variables, settings
+        view.declared_configmaps(),
+        view.cluster_configmaps,
+        variables,
+        settings,
+        owners={(e.target, e.connector): e.configmap for e in ledger.entries},
     )
     report = RunReport(dry_run=dry_run)
     for error in desired.errors:
@@ -142,9 +149,12 @@ def reconcile(
                 "action": "failed",
             },
         )
-        report.declaration_errors.append(Outcome("failed", None, None, error.source, error.message))
+        report.declaration_errors.append(
+            Outcome(Result.FAILED, None, None, error.source, error.message)
+        )
 
-    owned = read_ledger(view.ledger) if view.ledger_known else ()
+    report.ledger = ledger
+    owned = ledger.entries
     owned_by_target: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in owned:
         owned_by_target[entry.target].append(entry)
@@ -192,8 +202,8 @@ def reconcile(
         report.targets.append(target_report)
         new_ledger += _ledger_after(target_report, owned_by_target.get(target_id, []))
 
-    if view.ledger_known and not dry_run and set(new_ledger) != set(owned):
-        report.new_ledger = tuple(sorted(set(new_ledger)))
+    if view.ledger_known and not dry_run:
+        report.ledger_changes = ledger_changes(ledger, new_ledger)
     return report
 
 
@@ -214,7 +224,9 @@ def _reconcile_target(
         report.failure = f"target {target.id}: cannot list connectors: {exc}"
         log.error("%s", report.failure, extra={"target": target.id, "action": "failed"})
         report.outcomes = [
-            Outcome("failed", target.id, c.name, c.source, "target unavailable", temporary=True)
+            Outcome(
+                Result.FAILED, target.id, c.name, c.source, "target unavailable", temporary=True
+            )
             for c in connectors
         ]
         return report
@@ -224,63 +236,93 @@ def _reconcile_target(
         report.observed,
         owned,
         broken_sources=desired.broken_sources,
+        contested=desired.contested.get(target.id, frozenset()),
         scope=view.scope,
         max_deletes=settings.max_deletes,
         server_rewrites_config=target.server_rewrites_config,
     )
     report.plan = plan
-    if plan.refused_prunes:
+    if plan.refused_deletes:
         log.error(
-            "refusing to delete %d owned connectors on %s at once (limit "
-            "CONNECT_OPERATOR_MAX_DELETES=%s): %s; if this is intended, raise the limit",
-            len(plan.refused_prunes),
+            "refusing to delete %d connectors on %s in one run (CONNECT_OPERATOR_MAX_DELETES=%s):"
+            " %s; nothing was deleted. If these deletions are intended, set"
+            " CONNECT_OPERATOR_MAX_DELETES=%d (or -1 for no limit) on the operator for one run,"
+            " then set it back; or delete in batches of at most %s",
+            len(plan.refused_deletes),
             target.id,
             settings.max_deletes,
-            ", ".join(plan.refused_prunes),
+            ", ".join(plan.refused_deletes),
+            len(plan.refused_deletes),
+            settings.max_deletes,
             extra={"target": target.id, "action": "refused"},
         )
     report.outcomes = (
         [_planned_outcome(action) for action in plan.actions] if dry_run else apply(plan, client)
     )
+    report.outcomes += [_replaced_outcome(target.id, replaced) for replaced in plan.replaced]
     _log_observed_health(target, report.observed, connectors)
     return report
 
 
 def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
     """Carry out a plan: deletes first, then creates and updates. The only writer to Connect."""
-    order = {ActionKind.DELETE: 0, ActionKind.CREATE: 1, ActionKind.UPDATE: 1, ActionKind.KEEP: 2}
+    order = {Result.DELETED: 0, Result.CREATED: 1, Result.UPDATED: 1, Result.UNCHANGED: 2}
     outcomes: list[Outcome] = []
     gave_up: str | None = None
     for action in sorted(plan.actions, key=lambda a: (order[a.kind], a.connector)):
-        if action.kind is ActionKind.KEEP:
-            outcomes.append(_log_outcome(action, "unchanged"))
+        if action.kind is Result.UNCHANGED:
+            outcomes.append(_log_outcome(action, Result.UNCHANGED))
             continue
         if gave_up:
-            outcomes.append(_log_outcome(action, "failed", f"not attempted: {gave_up}", True))
+            outcomes.append(_log_outcome(action, Result.FAILED, f"not attempted: {gave_up}", True))
             continue
         try:
-            if action.kind is ActionKind.DELETE:
+            if action.kind is Result.DELETED:
                 client.delete_connector(action.connector)
-                outcomes.append(_log_outcome(action, "deleted"))
+                outcomes.append(_log_outcome(action, Result.DELETED))
             else:
                 assert action.desired is not None
                 created = client.put_connector_config(
                     action.connector, action.desired.config, action.desired.secret_values()
                 )
-                outcomes.append(_log_outcome(action, "created" if created else "updated"))
+                result = Result.CREATED if created else Result.UPDATED
+                outcomes.append(_log_outcome(action, result))
         except (ConnectUnavailable, DeadlineExceeded) as exc:
             gave_up = str(exc)
-            outcomes.append(_log_outcome(action, "failed", str(exc), True))
+            outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
         except TemporaryError as exc:
-            outcomes.append(_log_outcome(action, "failed", str(exc), True))
+            outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
         except PermanentError as exc:
-            outcomes.append(_log_outcome(action, "failed", str(exc), False))
+            outcomes.append(_log_outcome(action, Result.FAILED, str(exc), False))
     return outcomes
+
+
+def _replaced_outcome(target_id: str, replaced: Replaced) -> Outcome:
+    message = (
+        f"not deleted although ConfigMap {replaced.source.configmap} key {replaced.source.key}"
+        f" no longer declares it: {replaced.reason}; someone replaced it. Delete it by hand if"
+        " it should go, or declare it again"
+    )
+    log.error(
+        "connector %s has failed to be deleted: %s",
+        replaced.connector,
+        message,
+        extra={
+            "connector": replaced.connector,
+            "target": target_id,
+            "action": Result.FAILED.value,
+            "configmap": replaced.source.configmap,
+            "key": replaced.source.key,
+        },
+    )
+    return Outcome(
+        Result.FAILED, target_id, replaced.connector, replaced.source, message, planned=None
+    )
 
 
 def _planned_outcome(action: Action) -> Outcome:
     return Outcome(
-        action.kind.value,
+        action.kind,
         action.target_id,
         action.connector,
         action.source,
@@ -291,16 +333,16 @@ def _planned_outcome(action: Action) -> Outcome:
 
 
 def _log_outcome(
-    action: Action, result: str, message: str = "", temporary: bool = False
+    action: Action, result: Result, message: str = "", temporary: bool = False
 ) -> Outcome:
     context = {
         "connector": action.connector,
         "target": action.target_id,
-        "action": result,
+        "action": result.value,
         "configmap": action.source.configmap if action.source else None,
         "key": action.source.key if action.source else None,
     }
-    if result == "failed":
+    if result is Result.FAILED:
         log.error(
             "connector %s has failed to be %s: %s",
             action.connector,
@@ -308,14 +350,14 @@ def _log_outcome(
             message,
             extra=context,
         )
-    elif result == "unchanged":
+    elif result is Result.UNCHANGED:
         log.debug("connector %s has been unchanged", action.connector, extra=context)
     else:
         detail = f" (keys: {', '.join(action.changed_keys)})" if action.changed_keys else ""
         log.info(
             "connector %s has been %s: %s%s",
             action.connector,
-            result,
+            result.value,
             action.reason,
             detail,
             extra=context,
@@ -368,16 +410,19 @@ def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[Ledger
     entries = list(report.plan.kept_entries)
     for outcome in report.outcomes:
         action_desired = declared.get(outcome.connector or "")
-        if outcome.result in ("created", "updated", "unchanged") and action_desired is not None:
+        if outcome.result in _APPLIED and action_desired is not None:
             entries.append(_entry(action_desired, action_desired.config_hash))
-        elif outcome.result == "failed" and outcome.connector is not None:
+        elif outcome.result is Result.FAILED and outcome.connector is not None:
             old = previous.get(outcome.connector)
             if old is not None:
                 entries.append(old if action_desired is None else _entry(action_desired, old.hash))
-            elif action_desired is not None and outcome.planned is ActionKind.UPDATE:
+            elif action_desired is not None and outcome.planned is Result.UPDATED:
                 # It exists and is declared: own it, and make the next run compare in full.
                 entries.append(_entry(action_desired, UNAPPLIED_HASH))
     return entries
+
+
+_APPLIED = (Result.CREATED, Result.UPDATED, Result.UNCHANGED)
 
 
 def _entry(connector: DesiredConnector, config_hash: str) -> LedgerEntry:
@@ -387,4 +432,6 @@ def _entry(connector: DesiredConnector, config_hash: str) -> LedgerEntry:
         configmap=connector.source.configmap,
         key=connector.source.key,
         hash=config_hash,
+        connector_class=connector.config.get(CLASS_KEY, ""),
+        inputs=connector.inputs,
     )

@@ -1,6 +1,7 @@
 """Report back: the files shell-operator hands us (patch and metrics) and the human summary.
 
-The ledger goes to KUBERNETES_PATCH_PATH as one JSON document per line. Metrics go to
+The ledger's changes go to KUBERNETES_PATCH_PATH as per-entry merge patches, one JSON document per
+line (see ledger.py). Metrics go to
 METRICS_PATH in the group `connect_operator`, written in full on every run, because
 shell-operator replaces a group's series with each batch. Neither holds a config value.
 """
@@ -12,19 +13,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from connect_operator.ledger import ledger_patch_operation
+from connect_operator.ledger import ledger_operations
+from connect_operator.plan import Result
 from connect_operator.reconcile import RunReport
 from connect_operator.settings import Settings
 
 METRIC_GROUP = "connect_operator"
-RESULTS = ("created", "updated", "unchanged", "deleted", "failed")
 
 
 def patch_operations(report: RunReport, settings: Settings) -> list[dict[str, Any]]:
     """The Kubernetes operations this run asks shell-operator to perform."""
-    if report.new_ledger is None:
+    changes = report.ledger_changes
+    if changes is None or not (changes or report.ledger.legacy_entries):
         return []
-    return [ledger_patch_operation(settings.ledger_name, settings.own_namespace, report.new_ledger)]
+    return ledger_operations(settings.ledger_name, settings.own_namespace, report.ledger, changes)
 
 
 def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[str, Any]]:
@@ -40,15 +42,19 @@ def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[s
     gauge("connect_operator_run_duration_seconds", round(duration_seconds, 3))
     gauge("connect_operator_declaration_errors", len(report.declaration_errors))
     for target in report.targets:
-        counts = {result: 0 for result in RESULTS}
+        counts = {result: 0 for result in Result}
         for outcome in target.outcomes:
-            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+            counts[outcome.result] += 1
         for result, count in counts.items():
-            gauge("connect_operator_connectors", count, target=target.target.id, result=result)
+            gauge(
+                "connect_operator_connectors", count, target=target.target.id, result=result.value
+            )
         gauge("connect_operator_target_up", 0 if target.failure else 1, target=target.target.id)
-        refused = len(target.plan.refused_prunes) if target.plan else 0
+        refused = len(target.plan.refused_deletes) if target.plan else 0
         gauge("connect_operator_deletes_refused", refused, target=target.target.id)
-        managed = {o.connector for o in target.outcomes if o.result != "deleted" and o.connector}
+        managed = {
+            o.connector for o in target.outcomes if o.result is not Result.DELETED and o.connector
+        }
         for name in sorted(managed):
             observed = target.observed.get(name)
             if observed is None or observed.state is None:
@@ -90,17 +96,20 @@ def summary_lines(report: RunReport) -> list[str]:
         detail = outcome.message
         if outcome.changed_keys:
             detail = f"{detail} (keys: {', '.join(outcome.changed_keys)})"
-        result = outcome.result if outcome.result == "failed" else verb + outcome.result
+        result = (
+            outcome.result.value if outcome.result is Result.FAILED else verb + outcome.result.value
+        )
         lines.append(f"{result:<20} {name:<32} {target_id:<22} {where}  {detail}".rstrip())
     for target in report.targets:
-        if target.plan and target.plan.refused_prunes:
+        if target.plan and target.plan.refused_deletes:
             lines.append(
-                f"{'refused':<20} {len(target.plan.refused_prunes)} deletions on {target.target.id}"
-                f" above CONNECT_OPERATOR_MAX_DELETES: {', '.join(target.plan.refused_prunes)}"
+                f"{'refused':<20} {len(target.plan.refused_deletes)} deletions on"
+                f" {target.target.id} above CONNECT_OPERATOR_MAX_DELETES:"
+                f" {', '.join(target.plan.refused_deletes)}"
             )
         if target.failure:
             lines.append(f"{'failed':<20} {target.failure}")
     counts = report.counts()
-    totals = ", ".join(f"{counts.get(result, 0)} {result}" for result in RESULTS)
+    totals = ", ".join(f"{counts.get(result, 0)} {result.value}" for result in Result)
     lines.append(f"{'dry run: ' if report.dry_run else ''}{totals}")
     return lines

@@ -24,6 +24,8 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_RUN_DEADLINE = 100.0
 DEFAULT_MAX_DELETES = 10
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # name -> (meaning, default) for `connect-operator settings` and the README.
 ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
@@ -53,9 +55,16 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
         str(DEFAULT_RUN_DEADLINE),
     ),
     "CONNECT_OPERATOR_MAX_DELETES": (
-        "most owned connectors one run may prune per target; above it none are (-1: no limit)",
+        'most connectors one run may delete per target, prunes and `enabled: "false"` alike;'
+        " above it none are (-1: no limit)",
         str(DEFAULT_MAX_DELETES),
     ),
+    "CONNECT_OPERATOR_CLUSTER_NAMESPACES": (
+        "comma list of namespaces, besides POD_NAMESPACE, whose Confluent Cloud cluster"
+        " ConfigMaps are trusted",
+        "",
+    ),
+    "CONNECT_OPERATOR_LOG_LEVEL": ("debug, info, warning or error", DEFAULT_LOG_LEVEL),
 }
 
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -81,6 +90,9 @@ class Settings:
     run_deadline: float = DEFAULT_RUN_DEADLINE
     # None means no limit.
     max_deletes: int | None = DEFAULT_MAX_DELETES
+    # Namespaces besides own_namespace whose Confluent Cloud cluster ConfigMaps are trusted.
+    cluster_namespaces: tuple[str, ...] = ()
+    log_level: str = DEFAULT_LOG_LEVEL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -111,6 +123,11 @@ class Settings:
             connect_timeout=_seconds(environ, "CONNECT_OPERATOR_CONNECT_TIMEOUT", 5.0),
             run_deadline=_seconds(environ, "CONNECT_OPERATOR_RUN_DEADLINE", 100.0),
             max_deletes=_max_deletes(environ.get("CONNECT_OPERATOR_MAX_DELETES", "")),
+            cluster_namespaces=_namespace_list(
+                "CONNECT_OPERATOR_CLUSTER_NAMESPACES",
+                environ.get("CONNECT_OPERATOR_CLUSTER_NAMESPACES", ""),
+            ),
+            log_level=_log_level(text("CONNECT_OPERATOR_LOG_LEVEL", DEFAULT_LOG_LEVEL)),
         )
 
 
@@ -134,6 +151,24 @@ def _namespaces(value: str) -> tuple[str, ...] | None:
     if not names:
         raise SettingsError("WATCH_NAMESPACES names no namespace")
     return names
+
+
+def _namespace_list(name: str, value: str) -> tuple[str, ...]:
+    names = tuple(sorted({part.strip() for part in value.split(",") if part.strip()}))
+    for namespace in names:
+        _check_namespace(name, namespace)
+    return names
+
+
+def _log_level(value: str) -> str:
+    level = value.lower()
+    if level == "warn":
+        level = "warning"
+    if level not in LOG_LEVELS:
+        raise SettingsError(
+            f"CONNECT_OPERATOR_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+        )
+    return level
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:

@@ -5,6 +5,11 @@ A ConfigMap without the `destination.cc` label goes to `CONNECT_URL`. With
 ConfigMap `<name>` describes with its `environment_id` and `resource_id` labels. Target ids are
 stable strings (`self-managed`, `confluent-cloud/<env>/<cluster>`) because the ledger stores them:
 changing `CONNECT_URL` must not orphan what we own.
+
+A cluster ConfigMap points the operator's Confluent Cloud credentials at a cluster, so it is
+trusted only from the operator's own namespace and the namespaces listed in
+`CONNECT_OPERATOR_CLUSTER_NAMESPACES`; one in any other watched namespace is ignored. Ids and
+connector names go into URL paths, so each must be exactly one path segment.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ DESTINATION_CC_LABEL = "destination.cc"
 SELF_MANAGED = "self-managed"
 _CC_PREFIX = "confluent-cloud/"
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_path_segment(what: str, value: str) -> None:
+    """TargetError unless the value can be exactly one URL path segment.
+
+    Empty, `.` and `..` would address another resource (`DELETE /connectors/..` is `DELETE /`),
+    and `/`, `\\` or control characters split or corrupt the path.
+    """
+    if value in ("", ".", "..") or "/" in value or "\\" in value or _CONTROL.search(value):
+        raise TargetError(f"{what} {value!r} cannot be one URL path segment")
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ def self_managed_target(settings: Settings) -> Target:
 def confluent_cloud_target(settings: Settings, environment_id: str, cluster_id: str) -> Target:
     """A Confluent Cloud cluster's managed-connector API; TargetError without credentials."""
     for label, value in (("environment_id", environment_id), ("resource_id", cluster_id)):
+        check_path_segment(f"Confluent Cloud {label}", value)
         if not _ID.match(value):
             raise TargetError(f"Confluent Cloud {label} {value!r} is not a valid id")
     if not settings.confluent_cloud_key or not settings.confluent_cloud_secret:
@@ -60,6 +77,11 @@ def confluent_cloud_target(settings: Settings, environment_id: str, cluster_id: 
         auth=(settings.confluent_cloud_key, settings.confluent_cloud_secret),
         server_rewrites_config=True,
     )
+
+
+def trusted_cluster_namespaces(settings: Settings) -> frozenset[str]:
+    """Namespaces whose cluster ConfigMaps are believed: our own and the listed ones."""
+    return frozenset({settings.own_namespace, *settings.cluster_namespaces})
 
 
 def target_from_id(settings: Settings, target_id: str) -> Target:
@@ -81,14 +103,15 @@ def target_for(
     cluster_name = configmap.labels.get(DESTINATION_CC_LABEL)
     if not cluster_name:
         return self_managed_target(settings)
-    same_namespace = [
-        c for c in clusters if c.name == cluster_name and c.namespace == configmap.namespace
-    ]
-    candidates = same_namespace or [c for c in clusters if c.name == cluster_name]
+    trusted = trusted_cluster_namespaces(settings)
+    named = [c for c in clusters if c.name == cluster_name and c.namespace in trusted]
+    same_namespace = [c for c in named if c.namespace == configmap.namespace]
+    candidates = same_namespace or named
     if not candidates:
         raise TargetError(
             f"label {DESTINATION_CC_LABEL}={cluster_name} names no ConfigMap labelled "
-            f"{' and '.join(CLUSTER_LABELS)}"
+            f"{' and '.join(CLUSTER_LABELS)} in a namespace trusted with cluster definitions "
+            f"({', '.join(sorted(trusted))}; see CONNECT_OPERATOR_CLUSTER_NAMESPACES)"
         )
     if len(candidates) > 1:
         refs = ", ".join(c.ref for c in candidates)

@@ -2,9 +2,10 @@
 
 The hook's `--config` is run the way shell-operator runs it, with the environment of the
 operator Deployment in each overlay, and validated. From its kubernetes bindings (kind,
-namespaces, names) and the ledger write (KUBERNETES_PATCH_PATH CreateOrUpdate: create, then get
-and update of the ledger) the needed grants are derived and compared, both ways, with what the
-overlay's Roles and ClusterRoles give the operator's ServiceAccount.
+namespaces, names) and the ledger write (KUBERNETES_PATCH_PATH `CreateIfNotExists`, which is a
+create, and `MergePatch` of each ledger ConfigMap the `ledger` binding names) the needed grants
+are derived and compared, both ways, with what the overlay's Roles and ClusterRoles give the
+operator's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -62,10 +63,10 @@ def operator_config(overlay: str) -> tuple[dict[str, Any], dict[str, Any], list[
     return hook_config(HOOK, hook_environment(deployment)), deployment, objects
 
 
-def needed_grants(config: dict[str, Any], own_namespace: str) -> tuple[set[Grant], str]:
-    """What the declared bindings and the ledger write need; also the ledger's name."""
+def needed_grants(config: dict[str, Any], own_namespace: str) -> tuple[set[Grant], list[str]]:
+    """What the declared bindings and the ledger write need; also the ledger's ConfigMaps."""
     needed: set[Grant] = set()
-    ledger_name = None
+    ledger_names: list[str] = []
     for binding in config["kubernetes"]:
         assert binding["kind"].lower() in ("configmap", "configmaps"), (
             f"binding {binding.get('name')} watches {binding['kind']}: extend this test first"
@@ -77,16 +78,13 @@ def needed_grants(config: dict[str, Any], own_namespace: str) -> tuple[set[Grant
             for name in names:
                 needed |= {Grant(namespace, verb, name) for verb in READ_VERBS}
         if binding.get("name") == "ledger":
-            (ledger_name,) = binding["nameSelector"]["matchNames"]
+            ledger_names = list(binding["nameSelector"]["matchNames"])
             assert namespaces == [own_namespace], "the ledger lives in the operator's namespace"
-    assert ledger_name, "the hook declares no `ledger` binding"
-    # CreateOrUpdate: Create; on AlreadyExists, Get and Update of that object.
-    needed |= {
-        Grant(own_namespace, "create", None),
-        Grant(own_namespace, "get", ledger_name),
-        Grant(own_namespace, "update", ledger_name),
-    }
-    return needed, ledger_name
+    assert ledger_names, "the hook declares no `ledger` binding"
+    # CreateIfNotExists: a Create (AlreadyExists is ignored); MergePatch: a Patch of that object.
+    needed.add(Grant(own_namespace, "create", None))
+    needed |= {Grant(own_namespace, "patch", name) for name in ledger_names}
+    return needed, ledger_names
 
 
 def _binds_operator(binding: dict[str, Any], own_namespace: str) -> bool:
@@ -170,22 +168,21 @@ def test_the_operator_rbac_grants_what_the_hook_needs_and_nothing_more(overlay: 
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_ledger_is_written_through_resource_named_get_and_update(overlay: str) -> None:
+def test_the_ledger_is_written_through_resource_named_patches_only(overlay: str) -> None:
     config, deployment, objects = operator_config(overlay)
     own_namespace = deployment["metadata"]["namespace"]
-    _, ledger_name = needed_grants(config, own_namespace)
+    _, ledger_names = needed_grants(config, own_namespace)
     rules = [
         rule
         for namespace, rule in granted_rules(objects, own_namespace)
         if namespace == own_namespace
     ]
     assert any(
-        rule.get("resourceNames") == [ledger_name] and {"get", "update"} <= set(rule["verbs"])
-        for rule in rules
-    ), "no rule limits get/update to the ledger by resourceNames"
+        rule.get("resourceNames") == ledger_names and rule["verbs"] == ["patch"] for rule in rules
+    ), "no rule limits patch to the ledger's ConfigMaps by resourceNames"
     for rule in rules:
-        if "update" in rule["verbs"] or "patch" in rule["verbs"] or "delete" in rule["verbs"]:
-            assert rule.get("resourceNames") == [ledger_name], f"a write on any ConfigMap: {rule}"
+        if {"update", "patch", "delete"} & set(rule["verbs"]):
+            assert rule.get("resourceNames") == ledger_names, f"a write on any ConfigMap: {rule}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -8,7 +8,12 @@ It follows /work/shared/reference/shell-operator-contract.md:
 - a run: no argv, cwd = the hook's directory, stdin /dev/null, the six *_PATH files pre-created
   empty in a temp dir, JSON-array binding contexts built from a store of objects, with each
   binding's selectors and jqFilter applied;
-- after exit 0 the patch file is applied to the store (Create*, Delete*, MergePatch, JQPatch).
+- outputs are applied **only after exit 0**, as the real one does (measured, see
+  real-kubernetes-e2e.md): the patch file to the store (Create*, Delete*, MergePatch, JQPatch) and
+  the metrics file to `served_metrics` (a group's earlier series are expired by each batch, and
+  ungrouped metrics get the hook's name as their group); on any other exit both are discarded;
+- no read-your-writes, on request: `run(stale_ledger=True)` hands the hook the ledger as it was
+  before the previous run's patch was applied, as real shell-operator sometimes does.
 
 It is a test double for speed and for the demo, not a reimplementation: the real shell-operator
 is the truth.
@@ -339,14 +344,22 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 
 def group_contexts(
-    config: Mapping[str, Any], store: ObjectStore, trigger: str = "Group"
+    config: Mapping[str, Any],
+    store: ObjectStore,
+    trigger: str = "Group",
+    stale: Mapping[str, ObjectStore] | None = None,
 ) -> list[dict[str, Any]]:
     """The binding context of a grouped run, as shell-operator builds it: every kubernetes
     binding of the group's snapshot. `trigger` may be "Group" (an event or a Synchronization of
-    a grouped binding) or "Schedule"."""
+    a grouped binding) or "Schedule". `stale` gives some bindings an older store to read."""
     bindings = config.get("kubernetes", [])
     group = next(b["group"] for b in bindings if b.get("group"))
-    snapshots = {b["name"]: store.select(b) for b in bindings if b.get("group") == group}
+    stale = stale or {}
+    snapshots = {
+        b["name"]: stale.get(b["name"], store).select(b)
+        for b in bindings
+        if b.get("group") == group
+    }
     if trigger == "Schedule":
         schedule = next(s for s in config.get("schedule", []) if s.get("group") == group)
         return [{"binding": schedule["name"], "type": "Schedule", "snapshots": snapshots}]
@@ -381,8 +394,12 @@ def run_hook(
     env: Mapping[str, str],
     store: ObjectStore | None = None,
     timeout: float = 300,
+    argv0: Path | None = None,
 ) -> HookRun:
-    """Run a hook once like shell-operator; on exit 0, apply its patch file to the store."""
+    """Run a hook once like shell-operator; on exit 0, apply its patch file to the store.
+
+    `argv0` runs the hook through another path (a symlink to it, say), as a hooks directory
+    laid out with links would."""
     with tempfile.TemporaryDirectory(prefix="shell-operator-") as tmp:
         tmp_path = Path(tmp)
         run_env = dict(env)
@@ -394,8 +411,8 @@ def run_hook(
         before = set(os.listdir(hook.parent))
         started = time.monotonic()
         done = subprocess.run(
-            [str(hook)],
-            cwd=hook.parent,
+            [str(argv0 or hook)],
+            cwd=(argv0 or hook).parent,
             env=run_env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -425,23 +442,63 @@ class ShellOperator:
     store: ObjectStore = field(default_factory=ObjectStore)
     hook: Path = HOOK
     runs: list[HookRun] = field(default_factory=list)
+    # What shell-operator serves on /metrics/hooks: (name, sorted labels) -> value.
+    served_metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(
+        default_factory=dict
+    )
+    # The group each served series was written in, so that a batch expires its group's series.
+    served_groups: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
+    # The store as it was before the last applied patch, for stale-ledger runs.
+    _before_last_patch: ObjectStore | None = None
 
     def config(self) -> dict[str, Any]:
         """The hook's validated `--config` (shell-operator calls it without the *_PATH vars)."""
         return hook_config(self.hook, self.env)
 
-    def run(self, trigger: str = "Group", timeout: float = 300) -> HookRun:
-        """Build the grouped binding context from the store, run the hook, apply its patch."""
-        contexts = group_contexts(self.config(), self.store, trigger)
-        result = run_hook(self.hook, contexts, self.env, self.store, timeout=timeout)
+    def run(
+        self, trigger: str = "Group", timeout: float = 300, stale_ledger: bool = False
+    ) -> HookRun:
+        """Build the grouped binding context from the store, run the hook, apply its outputs.
+
+        With `stale_ledger`, the `ledger` snapshot is the one from before the previous run's
+        patch (no read-your-writes)."""
+        stale = {}
+        if stale_ledger and self._before_last_patch is not None:
+            stale["ledger"] = self._before_last_patch
+        contexts = group_contexts(self.config(), self.store, trigger, stale)
+        return self.run_with(contexts, timeout=timeout)
+
+    def run_with(
+        self, contexts: list[dict[str, Any]], timeout: float = 300, argv0: Path | None = None
+    ) -> HookRun:
+        """Run the hook with hand-made binding contexts; apply its outputs only on exit 0."""
+        before = copy.deepcopy(self.store)
+        result = run_hook(self.hook, contexts, self.env, None, timeout=timeout, argv0=argv0)
+        if result.returncode == 0:
+            if result.patch.strip():
+                self._before_last_patch = before
+            self.store.apply_patch_text(result.patch)
+            self._serve_metrics(result.metrics)
         self.runs.append(result)
         return result
 
-    def run_with(self, contexts: list[dict[str, Any]], timeout: float = 300) -> HookRun:
-        """Run the hook with hand-made binding contexts."""
-        result = run_hook(self.hook, contexts, self.env, self.store, timeout=timeout)
-        self.runs.append(result)
-        return result
+    def _serve_metrics(self, text: str) -> None:
+        operations = [json.loads(line) for line in text.splitlines() if line.strip()]
+        hook_name = self.hook.name
+        groups = {op.get("group", hook_name) for op in operations}
+        for key in [k for k in self.served_metrics if self.served_groups.get(k) in groups]:
+            del self.served_metrics[key]
+        for op in operations:
+            key = (op["name"], tuple(sorted((op.get("labels") or {}).items())))
+            value = float(op.get("value", op.get("set", op.get("add", 0))))
+            if op.get("action") == "add" or "add" in op:
+                value += self.served_metrics.get(key, 0.0)
+            self.served_metrics[key] = value
+            self.served_groups[key] = op.get("group", hook_name)
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """A value shell-operator would serve now, or None."""
+        return self.served_metrics.get((name, tuple(sorted(labels.items()))))
 
     def put_configmap(
         self,
@@ -469,8 +526,39 @@ class ShellOperator:
         self.store.delete("ConfigMap", namespace, name)
 
     def ledger(self, name: str = "connect-operator-ledger", namespace: str = "default") -> Any:
-        """The ledger document the hook wrote, or None."""
-        configmap = self.store.get("ConfigMap", namespace, name)
-        if configmap is None:
-            return None
-        return json.loads(configmap["data"]["ledger.json"])
+        """The ledger's entries as `{"entries": [...]}`, read from every ledger ConfigMap
+        (`name`, `name-1`, ...), in either format; None when there is no ledger ConfigMap."""
+        return read_ledger_objects(self.store, name, namespace)
+
+
+_SHORT_FIELDS = {
+    "t": "target",
+    "n": "connector",
+    "m": "configmap",
+    "k": "key",
+    "h": "hash",
+    "c": "connector_class",
+    "i": "inputs",
+}
+
+
+def read_ledger_objects(store: ObjectStore, name: str, namespace: str) -> Any:
+    """Decode the ledger as documented in the README (an independent reader for tests)."""
+    pattern = re.compile(rf"^{re.escape(name)}(-[0-9]+)?$")
+    objects = [
+        obj
+        for (kind, obj_namespace, obj_name), obj in sorted(store.objects.items())
+        if kind == "ConfigMap" and obj_namespace == namespace and pattern.match(obj_name)
+    ]
+    if not objects:
+        return None
+    entries: dict[tuple[str, str], dict[str, str]] = {}
+    for obj in objects:
+        for key, value in (obj.get("data") or {}).items():
+            if key == "ledger.json":
+                for item in json.loads(value)["entries"]:
+                    entries.setdefault((item["target"], item["connector"]), item)
+            elif key.startswith("c."):
+                item = {_SHORT_FIELDS[k]: v for k, v in json.loads(value).items()}
+                entries[(item["target"], item["connector"])] = item
+    return {"entries": [entries[key] for key in sorted(entries, key=lambda k: (k[0], k[1]))]}

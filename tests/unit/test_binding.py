@@ -122,7 +122,7 @@ def test_a_group_context_gives_the_full_state() -> None:
             }
         ]
     )
-    assert view.is_full and view.ledger_known and view.ledger is None
+    assert view.is_full and view.ledger_known and view.ledgers == ()
     assert [cm.name for cm in view.declared_configmaps()] == ["a", "b"]
     assert view.declared_configmaps()[1].data == {"k": "v"}
 
@@ -200,4 +200,4 @@ def test_only_the_configured_ledger_is_read() -> None:
     other = configmap("someone-elses-ledger")
     mine = configmap("connect-operator-ledger", **{"ledger.json": '{"format": 1, "entries": []}'})
     view = read([{"binding": "x", "type": "Group", "snapshots": {"ledger": [other, mine]}}])
-    assert view.ledger is not None and view.ledger.name == "connect-operator-ledger"
+    assert [ledger.name for ledger in view.ledgers] == ["connect-operator-ledger"]

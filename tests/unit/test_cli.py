@@ -60,7 +60,10 @@ def test_run_reconciles_and_prints_a_summary_per_connector(
     assert "created              orders-source" in result.output
     assert "3 created, 0 updated, 0 unchanged, 0 deleted, 0 failed" in result.output
     assert sorted(fake_connect.connectors) == ["audit-sink", "orders-sink", "orders-source"]
-    assert json.loads(patch.read_text())["operation"] == "CreateOrUpdate"
+    operations = [json.loads(line) for line in patch.read_text().splitlines()]
+    assert [op["operation"] for op in operations] == ["CreateIfNotExists", "MergePatch"] * (
+        len(operations) // 2
+    )
     for canary in CANARIES:
         assert canary not in result.output and canary not in patch.read_text()
 

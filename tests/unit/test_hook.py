@@ -7,8 +7,6 @@ import socket
 import time
 from pathlib import Path
 
-import yaml
-
 from tests.support.fake_connect import FakeConnect, serve
 from tests.support.shell_operator import HOOK, ShellOperator, discover_hooks, hook_config
 from tests.unit.conftest import CANARIES, DATA, connector_json
@@ -276,9 +274,10 @@ def test_the_ledger_holds_names_and_hashes_only(
     _load(operator, "orders-source.yaml")
     assert operator.run().returncode == 0
     (entry,) = operator.ledger()["entries"]
-    assert set(entry) == {"target", "connector", "configmap", "key", "hash"}
+    assert set(entry) == {"target", "connector", "configmap", "key", "hash", "connector_class"}
     assert entry["hash"].startswith("sha256:")
     assert entry["configmap"] == "default/orders-source"
+    assert entry["connector_class"] == "FileStreamSource"
 
 
 def test_a_mass_deletion_is_refused_and_reported(
@@ -338,14 +337,23 @@ def test_metrics_file_holds_grouped_gauges(operator: ShellOperator) -> None:
     assert created[0]["value"] == 2
 
 
-def test_patch_file_is_a_valid_create_or_update(operator: ShellOperator) -> None:
+def test_patch_file_writes_one_data_key_per_entry_with_merge_patches(
+    operator: ShellOperator,
+) -> None:
     _load(operator, "sinks-multi.yaml")
     run = operator.run()
-    (operation,) = [json.loads(line) for line in run.patch.splitlines()]
-    assert operation["operation"] == "CreateOrUpdate"
-    assert operation["object"]["metadata"] == {
-        "name": "connect-operator-ledger",
-        "namespace": "default",
-        "labels": {"app.kubernetes.io/managed-by": "connect-operator"},
+    operations = [json.loads(line) for line in run.patch.splitlines()]
+    creates = [op for op in operations if op["operation"] == "CreateIfNotExists"]
+    patches = [op for op in operations if op["operation"] == "MergePatch"]
+    assert len(creates) == len(patches) and len(creates) + len(patches) == len(operations)
+    for create in creates:
+        assert create["object"]["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "connect-operator"
+        }
+        assert create["object"]["data"] == {}
+    keys = [key for op in patches for key in op["mergePatch"]["data"]]
+    assert len(keys) == 2 and all(key.startswith("c.") for key in keys)
+    assert {op["name"] for op in patches} <= {
+        "connect-operator-ledger",
+        *(f"connect-operator-ledger-{index}" for index in range(1, 32)),
     }
-    assert yaml.safe_load(operation["object"]["data"]["ledger.json"])["format"] == 1

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from connect_operator.connect_client import ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
 from connect_operator.ledger import LedgerEntry
-from connect_operator.plan import ActionKind, ObservedConnector, plan_target
+from connect_operator.plan import Result, plan_target
 from connect_operator.targets import Target
 from connect_operator.templating import config_hash
 
@@ -27,16 +28,16 @@ def observed(name: str, **config: str) -> ObservedConnector:
 
 
 def owned(name: str, cm: str = "ns/cm", hash_: str = "h") -> LedgerEntry:
-    return LedgerEntry("self-managed", name, cm, f"{name}.json", hash_)
+    return LedgerEntry("self-managed", name, cm, f"{name}.json", hash_, connector_class="X")
 
 
-def kinds(plan) -> dict[str, ActionKind]:  # type: ignore[no-untyped-def]
+def kinds(plan) -> dict[str, Result]:  # type: ignore[no-untyped-def]
     return {action.connector: action.kind for action in plan.actions}
 
 
 def test_missing_connectors_are_created_and_matching_ones_kept() -> None:
     plan = plan_target("self-managed", [desired("a"), desired("b")], {"b": observed("b")}, [])
-    assert kinds(plan) == {"a": ActionKind.CREATE, "b": ActionKind.KEEP}
+    assert kinds(plan) == {"a": Result.CREATED, "b": Result.UNCHANGED}
 
 
 def test_only_a_differing_connector_is_updated_with_its_keys_named() -> None:
@@ -44,13 +45,13 @@ def test_only_a_differing_connector_is_updated_with_its_keys_named() -> None:
         "self-managed", [desired("a", topic="new")], {"a": observed("a", topic="old")}, []
     )
     (action,) = plan.actions
-    assert action.kind is ActionKind.UPDATE
+    assert action.kind is Result.UPDATED
     assert action.changed_keys == ("topic",)
 
 
 def test_disabled_connectors_are_deleted_even_when_not_owned() -> None:
     plan = plan_target("self-managed", [desired("a", enabled=False)], {"a": observed("a")}, [])
-    assert kinds(plan) == {"a": ActionKind.DELETE}
+    assert kinds(plan) == {"a": Result.DELETED}
 
 
 def test_disabled_and_absent_needs_nothing() -> None:
@@ -64,7 +65,7 @@ def test_owned_but_undeclared_connectors_are_pruned_and_foreign_ones_left() -> N
         {"mine": observed("mine"), "foreign": observed("foreign")},
         [owned("mine")],
     )
-    assert kinds(plan) == {"mine": ActionKind.DELETE}
+    assert kinds(plan) == {"mine": Result.DELETED}
     assert "no longer declared by ConfigMap ns/cm" in plan.actions[0].reason
 
 
@@ -94,7 +95,7 @@ def test_event_only_runs_prune_only_within_their_scope() -> None:
         [owned("a", cm="ns/deleted"), owned("b", cm="ns/unseen")],
         scope={"ns/deleted"},
     )
-    assert kinds(plan) == {"a": ActionKind.DELETE}
+    assert kinds(plan) == {"a": Result.DELETED}
     assert [e.connector for e in plan.kept_entries] == ["b"]
 
 
@@ -107,21 +108,21 @@ def test_too_many_prunes_are_refused_all_together() -> None:
         [owned(name) for name in names],
         max_deletes=3,
     )
-    assert kinds(plan) == {"keep": ActionKind.KEEP}
-    assert plan.refused_prunes == tuple(names)
+    assert kinds(plan) == {"keep": Result.UNCHANGED}
+    assert plan.refused_deletes == tuple(names)
     assert [e.connector for e in plan.kept_entries] == names
 
 
 def test_prunes_at_the_limit_go_ahead() -> None:
     plan = plan_target("self-managed", [], {"a": observed("a")}, [owned("a")], max_deletes=1)
-    assert kinds(plan) == {"a": ActionKind.DELETE}
+    assert kinds(plan) == {"a": Result.DELETED}
 
 
 def test_a_connector_moved_to_another_configmap_is_kept_not_recreated() -> None:
     plan = plan_target(
         "self-managed", [desired("a", cm="ns/new")], {"a": observed("a")}, [owned("a", "ns/old")]
     )
-    assert kinds(plan) == {"a": ActionKind.KEEP}
+    assert kinds(plan) == {"a": Result.UNCHANGED}
 
 
 def test_masked_values_match_through_the_ledger_hash() -> None:
@@ -133,9 +134,62 @@ def test_masked_values_match_through_the_ledger_hash() -> None:
         [owned("a", hash_=config_hash(connector.config))],
         server_rewrites_config=True,
     )
-    assert kinds(plan) == {"a": ActionKind.KEEP}
+    assert kinds(plan) == {"a": Result.UNCHANGED}
 
 
 def test_planning_is_pure_and_repeatable() -> None:
     args = ("self-managed", [desired("a")], {"b": observed("b")}, [owned("b")])
     assert plan_target(*args) == plan_target(*args)
+
+
+def test_disabled_deletes_and_prunes_count_together_against_the_limit() -> None:
+    disabled = [desired(f"off{i}", enabled=False) for i in range(2)]
+    plan = plan_target(
+        "self-managed",
+        disabled,
+        {name: observed(name) for name in ("off0", "off1", "gone")},
+        [owned("gone")],
+        max_deletes=2,
+    )
+    assert plan.actions == ()
+    assert plan.refused_deletes == ("gone", "off0", "off1")
+    assert [e.connector for e in plan.kept_entries] == ["gone"]
+
+
+def test_disabled_deletes_alone_above_the_limit_are_refused() -> None:
+    disabled = [desired(f"off{i}", enabled=False) for i in range(3)]
+    plan = plan_target(
+        "self-managed",
+        disabled,
+        {c.name: observed(c.name) for c in disabled},
+        [],
+        max_deletes=2,
+    )
+    assert plan.actions == () and len(plan.refused_deletes) == 3
+
+
+def test_an_owned_connector_someone_replaced_is_reported_not_pruned() -> None:
+    entry = owned("mine")
+    replaced = ObservedConnector(name="mine", config={"connector.class": "Other", "name": "mine"})
+    plan = plan_target("self-managed", [], {"mine": replaced}, [entry])
+    assert plan.actions == ()
+    assert [r.connector for r in plan.replaced] == ["mine"]
+    assert "'Other'" in plan.replaced[0].reason and "'X'" in plan.replaced[0].reason
+    assert plan.kept_entries == (entry,)
+
+
+def test_an_entry_without_a_class_is_checked_by_config_hash() -> None:
+    connector = desired("old")
+    legacy = LedgerEntry("self-managed", "old", "ns/cm", "old.json", connector.config_hash)
+    same = plan_target("self-managed", [], {"old": observed("old")}, [legacy])
+    assert kinds(same) == {"old": Result.DELETED}
+    edited = plan_target("self-managed", [], {"old": observed("old", extra="1")}, [legacy])
+    assert edited.actions == () and [r.connector for r in edited.replaced] == ["old"]
+
+
+def test_a_contested_name_is_never_pruned() -> None:
+    entry = owned("shared", cm="ns/previous-owner")
+    plan = plan_target(
+        "self-managed", [], {"shared": observed("shared")}, [entry], contested={"shared"}
+    )
+    assert plan.actions == () and plan.kept_entries == (entry,)
