@@ -1,14 +1,22 @@
-"""A small, strict client for the Kafka Connect REST API (and Confluent Cloud's copy of it).
+"""A small, strict client for the Kafka Connect REST API and Confluent Cloud's `connect/v1`.
 
 One method per endpoint, named after it; each docstring starts with the HTTP call. Every call
 has a timeout bounded by the run's `Deadline`. Only what is safe and brief is retried: 409 and
-Connect's "rebalance is expected" 500 (a rebalance is under way), 502/503/504, and connection
-failures, with exponential backoff. Errors carry the method, path, status and Connect's own
-message, scrubbed of secrets; never the request body. No `requests` exception escapes.
+Connect's "rebalance is expected" 500 (a rebalance is under way), 502/503/504, connection
+failures, with exponential backoff, and 429 after the `Retry-After` the server asked for, when
+that wait fits in the run deadline. Errors carry the method, path, status and the server's own
+message (Connect's `{"error_code", "message"}`, Confluent Cloud's `{"error": {"code",
+"message"}}` or `{"code", "message"}`), scrubbed of secrets; never the request body. 401/403 say
+which credentials to check, never their values. No `requests` exception escapes.
+
+The two dialects (`TargetKind`) differ where the client must know: the expanded listing's query,
+`name` in the PUT body, and DELETE's `{"error": ...}` answer. Whether a PUT created or updated a
+connector comes from the plan, never from the status code (Confluent Cloud answers 200 to both).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,12 +29,14 @@ import requests
 from connect_operator.errors import (
     ConnectHTTPError,
     ConnectOperatorError,
+    ConnectRejected,
     ConnectServerError,
     ConnectUnavailable,
     DeadlineExceeded,
     classify_http_error,
 )
 from connect_operator.redaction import Redactor
+from connect_operator.targets import TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +44,34 @@ _RETRY_STATUSES = frozenset({409, 502, 503, 504})
 # 500s that say the cluster is moving, not that the request is wrong: a rebalance is expected,
 # or the leader this worker forwards to has just died (until the group notices, ~10 s).
 _RETRY_500_MARKERS = ("rebalance", "IO Error trying to forward REST request")
+# Apache Connect repeats the key and ignores `info,status`; Confluent Cloud documents one
+# comma-joined value (its OpenAPI path is literally `/connectors?expand=info,status,id`).
+_LIST_EXPAND = {
+    TargetKind.SELF_MANAGED: [("expand", "info"), ("expand", "status")],
+    TargetKind.CONFLUENT_CLOUD: [("expand", "info,status,id")],
+}
+
+
+@dataclass(frozen=True)
+class ConnectorStatus:
+    """`GET /connectors/{name}/status`: the connector's state, its trace if FAILED (redacted),
+    and its tasks' states."""
+
+    state: str | None
+    trace: str | None
+    tasks: tuple[tuple[int, str], ...] = ()
+    type: str | None = None
 
 
 @dataclass(frozen=True)
 class ObservedConnector:
-    """A connector as Connect reports it in `GET /connectors?expand=info&expand=status`.
+    """A connector as the target's expanded `GET /connectors` reports it.
 
-    `status_problem` says why its status could not be read (a malformed entry): then `state` and
-    `tasks` are unknown, and only this connector's report suffers.
+    `config` is None when the listing carried none (a server that ignores `expand`): such a
+    connector must never be planned from it. `status_problem` says why its status could not be
+    read (a malformed entry): then `state` and `tasks` are unknown, and only this connector's
+    report suffers. `id` is Confluent Cloud's `lcc-` id; `trace` the reason of a FAILED
+    connector, already redacted.
     """
 
     name: str
@@ -50,6 +80,8 @@ class ObservedConnector:
     tasks: tuple[tuple[int, str], ...] = ()
     type: str | None = None
     status_problem: str | None = None
+    id: str | None = None
+    trace: str | None = None
 
 
 class Deadline:
@@ -99,8 +131,10 @@ class ConnectClient:
         retry: RetryPolicy = RetryPolicy(),
         redactor: Redactor | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        kind: TargetKind = TargetKind.SELF_MANAGED,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.kind = kind
         self._session = session or requests.Session()
         self._auth = auth
         self._connect_timeout = connect_timeout
@@ -114,32 +148,109 @@ class ConnectClient:
     # -- endpoints ---------------------------------------------------------------------------
 
     def list_connectors_expanded(self) -> dict[str, ObservedConnector]:
-        """`GET /connectors?expand=info&expand=status`: every connector, config and state."""
-        body = self._call("GET", "/connectors", params=[("expand", "info"), ("expand", "status")])
+        """`GET /connectors?expand=...`: every connector with its config and state, in one call.
+
+        The query is the target's own form (see `_LIST_EXPAND`); Confluent Cloud also gives each
+        connector's `lcc-` id. A server that ignores `expand` answers names only: those come back
+        with `config=None`, and must not be compared before `get_connector_config`.
+        """
+        body = self._call("GET", "/connectors", params=_LIST_EXPAND[self.kind])
         if isinstance(body, list):  # a server that ignores expand: names only
             return {str(name): ObservedConnector(name=str(name), config=None) for name in body}
         if not isinstance(body, dict):
             raise ConnectServerError("GET", "/connectors", 200, "response is not a JSON object")
-        return {str(name): _observed(str(name), item) for name, item in body.items()}
+        return {str(name): self._observed(str(name), item) for name, item in body.items()}
+
+    def get_connector_config(self, name: str) -> dict[str, str]:
+        """`GET /connectors/{name}/config`: the connector's config as the server shows it."""
+        path = f"/connectors/{_segment(name)}/config"
+        body = self._call("GET", path)
+        if not isinstance(body, dict):
+            raise ConnectServerError("GET", path, 200, "config is not a JSON object")
+        return {str(key): str(value) for key, value in body.items()}
+
+    def get_connector_status(self, name: str) -> ConnectorStatus:
+        """`GET /connectors/{name}/status`: state, trace (redacted) and task states."""
+        path = f"/connectors/{_segment(name)}/status"
+        try:
+            status = _status(self._call("GET", path))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConnectServerError("GET", path, 200, f"malformed status: {exc}") from None
+        return replace(status, trace=self._redact(status.trace) if status.trace else None)
 
     def put_connector_config(
         self, name: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
-    ) -> bool:
-        """`PUT /connectors/{name}/config`: create or update; True when it created it."""
-        response = self._request(
-            "PUT", f"/connectors/{quote(name, safe='')}/config", json=dict(config), secrets=secrets
-        )
-        return response.status_code == 201
+    ) -> None:
+        """`PUT /connectors/{name}/config`: create or update.
+
+        On Confluent Cloud the flat config must carry `name` (the spec requires it). Whether this
+        created or updated the connector is for the caller's plan to say: Confluent Cloud
+        answers 200 to both, Apache Connect 201 and 200.
+        """
+        body = dict(config)
+        if self.kind is TargetKind.CONFLUENT_CLOUD:
+            body["name"] = name
+        self._request("PUT", f"/connectors/{_segment(name)}/config", json=body, secrets=secrets)
 
     def delete_connector(self, name: str) -> bool:
-        """`DELETE /connectors/{name}`: True when it existed, False when it was already gone."""
+        """`DELETE /connectors/{name}`: True when it existed, False when it was already gone.
+
+        Confluent Cloud answers 200 with `{"error": null}`; a non-null `error` means the delete
+        failed (the connector is still there), and is raised as `ConnectRejected`.
+        """
+        path = f"/connectors/{_segment(name)}"
         try:
-            self._request("DELETE", f"/connectors/{quote(name, safe='')}")
+            response = self._request("DELETE", path)
         except ConnectHTTPError as exc:
             if exc.status == 404:
                 return False
             raise
+        error = _body_field(response, "error")
+        if error is not None:
+            message = _describe_error_value(error)
+            raise ConnectRejected(
+                "DELETE", path, response.status_code, self._redact(f"delete failed: {message}")
+            )
         return True
+
+    def pause_connector(self, name: str) -> None:
+        """`PUT /connectors/{name}/pause`: asynchronous (202); the state follows later."""
+        self._request("PUT", f"/connectors/{_segment(name)}/pause")
+
+    def resume_connector(self, name: str) -> None:
+        """`PUT /connectors/{name}/resume`: asynchronous (202); the state follows later."""
+        self._request("PUT", f"/connectors/{_segment(name)}/resume")
+
+    # -- parsing -----------------------------------------------------------------------------
+
+    def _observed(self, name: str, item: Any) -> ObservedConnector:
+        if not isinstance(item, dict):
+            return ObservedConnector(
+                name=name, config=None, status_problem="entry is not an object"
+            )
+        info = _object(item.get("info"))
+        config = info.get("config")
+        connector_type = info.get("type")
+        connector_id = _object(item.get("id")).get("id")
+        observed = ObservedConnector(
+            name=name,
+            config={str(k): str(v) for k, v in config.items()}
+            if isinstance(config, dict)
+            else None,
+            type=str(connector_type) if connector_type else None,
+            id=str(connector_id) if connector_id else None,
+        )
+        try:
+            status = _status(item.get("status") or {})
+        except (TypeError, ValueError, AttributeError) as exc:
+            return replace(observed, status_problem=f"malformed status: {exc}")
+        return replace(
+            observed,
+            state=status.state,
+            tasks=status.tasks,
+            type=observed.type or status.type,
+            trace=self._redact(status.trace) if status.trace else None,
+        )
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -199,6 +310,26 @@ class ConnectClient:
             if response.status_code < 400:
                 return response
             message = redact(_error_message(response))
+            if response.status_code == 429:
+                delay = _retry_after(response)
+                wait = self._retry.delay(attempt) if delay is None else delay
+                if attempt < self._retry.attempts and wait <= self._deadline.remaining():
+                    log.info("%s %s: rate limited, retrying in %.1fs", method, path, wait)
+                    if wait > 0:
+                        self._sleep(wait)
+                    continue
+                raise ConnectServerError(
+                    method,
+                    path,
+                    429,
+                    f"rate limited: retry after {wait:.0f}s does not fit in the run deadline"
+                    if attempt < self._retry.attempts
+                    else f"rate limited {attempt} times in a row",
+                )
+            if response.status_code in (401, 403):
+                raise classify_http_error(
+                    method, path, response.status_code, self._credentials_problem(message)
+                )
             starting = _is_worker_starting(response)
             error = classify_http_error(
                 method, path, response.status_code, message, from_connect=not starting
@@ -215,6 +346,15 @@ class ConnectClient:
         log.debug("retrying in %.1fs after %s", delay, why)
         if delay > 0:
             self._sleep(delay)
+
+    def _credentials_problem(self, message: str) -> str:
+        if self.kind is TargetKind.CONFLUENT_CLOUD:
+            return (
+                f"Confluent Cloud refused the Cloud API key ({message}): check that "
+                "CONNECT_REST_KEY and CONNECT_REST_SECRET hold a Cloud API key (not a Kafka "
+                "cluster key) that may manage connectors on this cluster"
+            )
+        return f"Connect refused our credentials ({message}): check CONNECT_URL's authentication"
 
     def _safe_base_url(self) -> str:
         # Drop user-info: a URL such as http://user:pass@host must not reach a log line.
@@ -258,38 +398,60 @@ def _error_message(response: requests.Response) -> str:
     return str(body)[:300]
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """`Retry-After` in seconds (Confluent Cloud sends an integer); None when absent or a date."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _body_field(response: requests.Response, field: str) -> Any:
+    """One field of a JSON object body; None when there is no body, or it is not an object."""
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(field) if isinstance(body, dict) else None
+
+
+def _describe_error_value(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail")
+        code = error.get("code") or error.get("error_code")
+        if message:
+            return f"{message} (code {code})" if code else str(message)
+        return json.dumps(error, sort_keys=True)[:300] if error else "error {}"
+    return str(error)[:300]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _segment(name: str) -> str:
+    return quote(name, safe="")
+
+
 def _describe_transport_error(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.Timeout):
         return "timed out"
     return "connection failed" if "refused" not in str(exc) else "connection refused"
 
 
-def _observed(name: str, item: Any) -> ObservedConnector:
-    if not isinstance(item, dict):
-        return ObservedConnector(name=name, config=None, status_problem="entry is not an object")
-    info = item.get("info") or {}
-    config = info.get("config") if isinstance(info, dict) else None
-    connector_type = info.get("type") if isinstance(info, dict) else None
-    observed = ObservedConnector(
-        name=name,
-        config={str(k): str(v) for k, v in config.items()} if isinstance(config, dict) else None,
-        type=str(connector_type) if connector_type else None,
-    )
-    try:
-        state, tasks, status_type = _status(item.get("status") or {})
-    except (TypeError, ValueError, AttributeError) as exc:
-        return replace(observed, status_problem=f"malformed status: {exc}")
-    return replace(observed, state=state, tasks=tasks, type=observed.type or status_type)
-
-
-def _status(status: Any) -> tuple[str | None, tuple[tuple[int, str], ...], str | None]:
-    """State, tasks and type from a status object; TypeError or ValueError when malformed."""
+def _status(status: Any) -> ConnectorStatus:
+    """State, trace (not yet redacted), tasks and type from a status object; TypeError or
+    ValueError when it is malformed."""
     if not isinstance(status, dict):
         raise TypeError("status is not an object")
     connector = status.get("connector") or {}
     if not isinstance(connector, dict):
         raise TypeError("status.connector is not an object")
     state = connector.get("state")
+    trace = connector.get("trace")
     tasks: list[tuple[int, str]] = []
     raw_tasks = status.get("tasks") or []
     if not isinstance(raw_tasks, list):
@@ -302,16 +464,18 @@ def _status(status: Any) -> tuple[str | None, tuple[tuple[int, str], ...], str |
             raise TypeError(f"task id {task_id!r} is not a number")
         tasks.append((int(task_id), str(task.get("state", "UNKNOWN"))))
     status_type = status.get("type")
-    return (
-        str(state) if state else None,
-        tuple(sorted(tasks)),
-        str(status_type) if status_type else None,
+    return ConnectorStatus(
+        state=str(state) if state else None,
+        trace=str(trace) if trace else None,
+        tasks=tuple(sorted(tasks)),
+        type=str(status_type) if status_type else None,
     )
 
 
 __all__ = [
     "ConnectClient",
     "ConnectOperatorError",
+    "ConnectorStatus",
     "Deadline",
     "ObservedConnector",
     "RetryPolicy",

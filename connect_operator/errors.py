@@ -5,7 +5,7 @@
     ConnectOperatorError
     ├── TemporaryError            retry: the run exits non-zero so shell-operator runs it again
     │   ├── ConnectUnavailable    connection refused, DNS failure, timeout
-    │   ├── ConnectServerError    5xx, or 409 during a rebalance, after in-run retries
+    │   ├── ConnectServerError    5xx, 409 during a rebalance, or 429, after in-run retries
     │   └── DeadlineExceeded      the run's overall deadline passed
     └── PermanentError            scoped to one connector or input; retrying cannot help
         ├── SettingsError         an environment variable has a bad value
@@ -13,6 +13,7 @@
         ├── RenderError           a ConfigMap key does not render to a connector
         ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
         └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
+            └── CredentialsRejected   401/403: the target refuses our credentials
 
 `ConnectServerError` and `ConnectRejected` share `ConnectHTTPError`'s fields: the method, the
 path, the status and Connect's own message. They never carry a request body, because a body
@@ -70,11 +71,17 @@ class ConnectHTTPError(ConnectOperatorError):
 
 
 class ConnectServerError(ConnectHTTPError, TemporaryError):
-    """Connect answered 5xx or 409 (rebalance, stale config) and kept doing so."""
+    """Connect answered 5xx, 409 (rebalance, stale config) or 429 (rate limited) and kept doing
+    so, or the wait it asked for did not fit in the run deadline."""
 
 
 class ConnectRejected(ConnectHTTPError, PermanentError):
     """Connect rejected the request for good: 4xx other than 409, or a missing plugin."""
+
+
+class CredentialsRejected(ConnectRejected):
+    """401/403: the target refuses our credentials. Retrying cannot help until a person fixes
+    them, so stop talking to that target for this run (and never hammer it)."""
 
 
 # Connect answers 500 for a connector class it does not have (KIP-891 may make it a 400).
@@ -92,7 +99,9 @@ def classify_http_error(
     """
     if status == 404 and not from_connect:
         return ConnectServerError(method, path, status, f"worker is still starting: {message}")
-    if status == 409 or status >= 500:
+    if status in (401, 403):
+        return CredentialsRejected(method, path, status, message)
+    if status in (409, 429) or status >= 500:
         if any(marker in message for marker in _PERMANENT_SERVER_MESSAGES):
             return ConnectRejected(method, path, status, message)
         return ConnectServerError(method, path, status, message)

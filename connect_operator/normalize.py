@@ -1,7 +1,8 @@
 """Normalisation: the one function both sides of every comparison go through.
 
 Connect stores every value as a string and adds `name`; Confluent Platform adds
-`__internal.*` keys; Confluent Cloud masks secrets as `****` and may add defaults. Comparing raw
+`__internal.*` keys; Confluent Cloud masks secrets (`****************`, or any value that starts
+with two or more `*`, as the Terraform provider reads it) and adds keys of its own. Comparing raw
 maps would PUT forever, and an identical PUT restarts the connector, so compare normalised maps,
 and where the server hides or adds values, decide through the ledger's last-applied hash.
 """
@@ -12,7 +13,26 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_MASKED = re.compile(r"^\*{3,}$")
+# As the Terraform provider reads Confluent Cloud's answers: two or more `*` mark a hidden value.
+_MASKED = re.compile(r"^\*{2,}")
+# Keys Confluent Cloud adds to a connector's config on its own; the Terraform provider ignores
+# the same ones (`ignoredConnectorConfigs`, and the `config.internal.` prefix). Never drift.
+CONFLUENT_CLOUD_ADDED_KEYS = frozenset(
+    {
+        "cloud.environment",
+        "cloud.provider",
+        "connector.crn",
+        "kafka.endpoint",
+        "kafka.max.partition.validation.disable",
+        "kafka.region",
+        "kafka.dedicated",
+        "schema.registry.url",
+        "valid.kafka.api.key",
+        "confluent.custom.plugin.type",
+        "confluent.resource.connector.tier",
+    }
+)
+_CONFLUENT_CLOUD_ADDED_PREFIX = "config.internal."
 
 
 def normalise(config: Mapping[str, Any]) -> dict[str, str]:
@@ -35,6 +55,11 @@ def is_masked(value: str) -> bool:
     return bool(_MASKED.match(value))
 
 
+def is_server_added(key: str) -> bool:
+    """True for a key Confluent Cloud adds by itself (`cloud.provider`, `kafka.region`, ...)."""
+    return key in CONFLUENT_CLOUD_ADDED_KEYS or key.startswith(_CONFLUENT_CLOUD_ADDED_PREFIX)
+
+
 def changed_keys(
     desired: Mapping[str, Any],
     actual: Mapping[str, Any],
@@ -48,8 +73,9 @@ def changed_keys(
     - A key missing on the server, or a visible value that differs, always counts.
     - A masked value counts only when the desired config changed since we last applied it.
     - A key only the server has counts on self-managed Connect (someone added it, or the user
-      removed it from the ConfigMap); on a server that adds defaults it counts only when the
-      desired config changed since we last applied it.
+      removed it from the ConfigMap); on a server that adds defaults (Confluent Cloud) it counts
+      only when the desired config changed since we last applied it, and a key that server
+      always adds (`is_server_added`) never counts.
     """
     want = normalise(desired)
     have = normalise(actual)
@@ -62,7 +88,11 @@ def changed_keys(
     masked = [
         key for key in want if key in have and is_masked(have[key]) and have[key] != want[key]
     ]
-    extra = [key for key in have if key not in want]
+    extra = [
+        key
+        for key in have
+        if key not in want and not (server_rewrites_config and is_server_added(key))
+    ]
     result = list(differing)
     if masked and not applied_as_is:
         result += masked

@@ -12,7 +12,9 @@ what the ledger owns, and returns frozen `Action`s:
 - when the deletes of both kinds together exceed `max_deletes`, delete nothing and report the
   refusal instead.
 
-Foreign connectors (not in the ledger, not declared) are never touched.
+Foreign connectors (not in the ledger, not declared) are never touched. A declared connector
+that the listing shows without a config is never planned from it: `plan_target` refuses it
+(ValueError), and reconcile fetches such configs before planning.
 """
 
 from __future__ import annotations
@@ -102,16 +104,16 @@ def plan_target(
         if current is None:
             actions.append(_action(Result.CREATED, connector, "declared and missing"))
             continue
-        keys = (
-            changed_keys(
-                connector.config,
-                current.config,
-                desired_hash=connector.config_hash,
-                last_applied_hash=last_hash.get(name),
-                server_rewrites_config=server_rewrites_config,
-            )
-            if current.config is not None
-            else ("*",)
+        if current.config is None:
+            # Fail closed: "no config listed" is not "everything changed" (every run would PUT,
+            # restarting or re-provisioning each connector). The caller fetches it first.
+            raise ValueError(f"the listing of {target_id} carries no config for {name}")
+        keys = changed_keys(
+            connector.config,
+            current.config,
+            desired_hash=connector.config_hash,
+            last_applied_hash=last_hash.get(name),
+            server_rewrites_config=server_rewrites_config,
         )
         if keys:
             actions.append(_action(Result.UPDATED, connector, "config differs", keys))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import requests
 
@@ -27,7 +27,9 @@ from connect_operator.binding import ClusterView
 from connect_operator.connect_client import ConnectClient, Deadline, ObservedConnector
 from connect_operator.desired import DesiredConnector, DesiredState, Source, desired_state
 from connect_operator.errors import (
+    ConnectOperatorError,
     ConnectUnavailable,
+    CredentialsRejected,
     DeadlineExceeded,
     PermanentError,
     TemporaryError,
@@ -42,6 +44,8 @@ from connect_operator.targets import Target, target_from_id
 log = logging.getLogger(__name__)
 
 UNAPPLIED_HASH = "unapplied"
+# A Java stack trace can be long; the first part says why.
+_TRACE_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class TargetReport:
     outcomes: list[Outcome] = field(default_factory=list)
     observed: dict[str, ObservedConnector] = field(default_factory=dict)
     failure: str | None = None
+    # A failure retrying cannot fix (credentials refused): reported, not a reason to exit 1.
+    failure_is_permanent: bool = False
     requests_sent: int = 0
 
 
@@ -94,7 +100,7 @@ class RunReport:
     @property
     def temporary_failures(self) -> list[str]:
         """Messages of failures that a later run may fix."""
-        failures = [t.failure for t in self.targets if t.failure]
+        failures = [t.failure for t in self.targets if t.failure and not t.failure_is_permanent]
         failures += [o.message for t in self.targets for o in t.outcomes if o.temporary]
         return failures
 
@@ -187,6 +193,7 @@ def reconcile(
             request_timeout=settings.request_timeout,
             deadline=deadline,
             redactor=redactor,
+            kind=target.kind,
         )
         target_report = _reconcile_target(
             target,
@@ -220,13 +227,16 @@ def _reconcile_target(
     report = TargetReport(target=target)
     try:
         report.observed = client.list_connectors_expanded()
+        _complete_listing(client, report.observed, connectors, owned)
     except (TemporaryError, PermanentError) as exc:
+        # Credentials refused (401/403) will not fix themselves: report them plainly, keep the
+        # other targets' results (exit 0), and wait for the next scheduled run, not a retry loop.
+        temporary = not isinstance(exc, CredentialsRejected)
         report.failure = f"target {target.id}: cannot list connectors: {exc}"
+        report.failure_is_permanent = not temporary
         log.error("%s", report.failure, extra={"target": target.id, "action": "failed"})
         report.outcomes = [
-            Outcome(
-                Result.FAILED, target.id, c.name, c.source, "target unavailable", temporary=True
-            )
+            Outcome(Result.FAILED, target.id, c.name, c.source, "target unavailable", temporary)
             for c in connectors
         ]
         return report
@@ -260,8 +270,25 @@ def _reconcile_target(
         [_planned_outcome(action) for action in plan.actions] if dry_run else apply(plan, client)
     )
     report.outcomes += [_replaced_outcome(target.id, replaced) for replaced in plan.replaced]
-    _log_observed_health(target, report.observed, connectors)
+    _log_observed_health(target, client, report.observed, connectors)
     return report
+
+
+def _complete_listing(
+    client: ConnectClient,
+    observed: dict[str, ObservedConnector],
+    connectors: Iterable[DesiredConnector],
+    owned: Iterable[LedgerEntry],
+) -> None:
+    """Fail closed: a listing without configs (a server that ignored `expand`) must never be
+    read as "everything changed" (a PUT restarts, on Confluent Cloud re-provisions, each one).
+    Fetch the config of every declared or owned connector it lacks (an owned one is checked to
+    be ours before it is pruned); any failure fails the target."""
+    names = {c.name for c in connectors if c.enabled} | {entry.connector for entry in owned}
+    for name in sorted(names):
+        current = observed.get(name)
+        if current is not None and current.config is None:
+            observed[name] = replace(current, config=client.get_connector_config(name))
 
 
 def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
@@ -282,14 +309,17 @@ def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
                 outcomes.append(_log_outcome(action, Result.DELETED))
             else:
                 assert action.desired is not None
-                created = client.put_connector_config(
+                client.put_connector_config(
                     action.connector, action.desired.config, action.desired.secret_values()
                 )
-                result = Result.CREATED if created else Result.UPDATED
-                outcomes.append(_log_outcome(action, result))
+                # From the plan, not the status code: Confluent Cloud answers 200 to a create.
+                outcomes.append(_log_outcome(action, action.kind))
         except (ConnectUnavailable, DeadlineExceeded) as exc:
             gave_up = str(exc)
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
+        except CredentialsRejected as exc:  # every further call would be refused too
+            gave_up = str(exc)
+            outcomes.append(_log_outcome(action, Result.FAILED, str(exc), False))
         except TemporaryError as exc:
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
         except PermanentError as exc:
@@ -375,26 +405,60 @@ def _log_outcome(
 
 
 def _log_observed_health(
-    target: Target, observed: dict[str, ObservedConnector], connectors: Iterable[DesiredConnector]
+    target: Target,
+    client: ConnectClient,
+    observed: dict[str, ObservedConnector],
+    connectors: Iterable[DesiredConnector],
 ) -> None:
+    """Say what each declared connector is doing, at the level it deserves.
+
+    - `PROVISIONING` (Confluent Cloud still setting it up, as after every create) and `PAUSED`
+      (a state, not an outage) are information, not alerts.
+    - `DEGRADED` (Confluent Cloud: some tasks failing) and failed tasks are warnings.
+    - `FAILED` is an error with its reason: the trace from the listing, or from
+      `GET /connectors/{name}/status` when the listing lacks it. Traces are redacted.
+    """
     for connector in connectors:
         current = observed.get(connector.name)
         if current is None or not connector.enabled:
             continue
+        context = {
+            "connector": connector.name,
+            "target": target.id,
+            "configmap": connector.source.configmap,
+            "key": connector.source.key,
+        }
         failed_tasks = [task for task, state in current.tasks if state == "FAILED"]
-        if current.state == "FAILED" or failed_tasks:
+        if current.state == "FAILED":
+            trace = current.trace
+            if not trace:
+                try:
+                    trace = client.get_connector_status(connector.name).trace
+                except ConnectOperatorError as exc:
+                    trace = f"its status could not be read: {exc}"
+            log.error(
+                "connector %s is FAILED%s: %s",
+                connector.name,
+                f" with failed tasks {failed_tasks}" if failed_tasks else "",
+                (trace or "the server gave no reason")[:_TRACE_LIMIT],
+                extra=context,
+            )
+        elif current.state == "DEGRADED" or failed_tasks:
             log.warning(
                 "connector %s is %s with failed tasks %s",
                 connector.name,
                 current.state,
                 failed_tasks,
-                extra={
-                    "connector": connector.name,
-                    "target": target.id,
-                    "configmap": connector.source.configmap,
-                    "key": connector.source.key,
-                },
+                extra=context,
             )
+        elif current.state == "PROVISIONING":
+            log.info(
+                "connector %s is PROVISIONING: Confluent Cloud is still setting it up",
+                connector.name,
+                extra=context,
+            )
+        elif current.state == "PAUSED":
+            log.info("connector %s is PAUSED", connector.name, extra=context)
 
 
 def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[LedgerEntry]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from connect_operator.binding import CLUSTER_LABELS, ConfigMapView
 from connect_operator.errors import TargetError
@@ -39,6 +40,21 @@ def check_path_segment(what: str, value: str) -> None:
         raise TargetError(f"{what} {value!r} cannot be one URL path segment")
 
 
+class TargetKind(str, Enum):
+    """Which REST dialect a target speaks; the two differ in ways that matter.
+
+    - `SELF_MANAGED`: Apache Kafka Connect. The list is expanded with repeated keys
+      (`?expand=info&expand=status`); PUT answers 201 on create; DELETE answers 204.
+    - `CONFLUENT_CLOUD`: the `connect/v1` API. The list is expanded with one comma-joined value
+      (`?expand=info,status,id`); the PUT body must carry `name`; PUT answers 200 on create too;
+      DELETE answers 200 with `{"error": null}`; values are masked and keys added by the server;
+      any call may answer 429 with `Retry-After`; 401/403 mean the Cloud API key is wrong.
+    """
+
+    SELF_MANAGED = "self-managed"
+    CONFLUENT_CLOUD = "confluent-cloud"
+
+
 @dataclass(frozen=True)
 class Target:
     """A Kafka Connect REST endpoint and how to talk to it."""
@@ -46,8 +62,12 @@ class Target:
     id: str
     base_url: str
     auth: tuple[str, str] | None = None
-    # Confluent Cloud adds default keys and masks secrets; compare those through the ledger hash.
-    server_rewrites_config: bool = False
+    kind: TargetKind = TargetKind.SELF_MANAGED
+
+    @property
+    def server_rewrites_config(self) -> bool:
+        """Confluent Cloud adds keys and masks secrets: compare those through the ledger hash."""
+        return self.kind is TargetKind.CONFLUENT_CLOUD
 
     def __repr__(self) -> str:  # never show the credentials
         return f"Target(id={self.id!r}, base_url={self.base_url!r})"
@@ -75,7 +95,7 @@ def confluent_cloud_target(settings: Settings, environment_id: str, cluster_id: 
             f"/clusters/{cluster_id}"
         ),
         auth=(settings.confluent_cloud_key, settings.confluent_cloud_secret),
-        server_rewrites_config=True,
+        kind=TargetKind.CONFLUENT_CLOUD,
     )
 
 

@@ -92,3 +92,10 @@ def test_the_kafka_api_key_comes_from_the_placeholder_jaas_line() -> None:
     config = _render(program).config
     assert config["kafka.api.key"] == "PLACEHOLDER-API-KEY"
     assert config["kafka.api.secret"] == "PLACEHOLDER-API-SECRET"
+
+
+def test_the_confluent_cloud_example_carries_the_keys_the_connect_v1_put_requires() -> None:
+    # `name` is the fourth required key; the client adds it to every PUT on Confluent Cloud.
+    (program,) = [p for _, _, p in _programs("examples/confluent-cloud")]
+    config = _render(program).config
+    assert {"connector.class", "kafka.api.key", "kafka.api.secret"} <= set(config)

@@ -2,9 +2,9 @@
 
 It keeps connectors in memory, answers the endpoints the operator uses the way Connect does
 (strings only, `name` added to stored configs, 201 vs 200 on PUT, JSON error bodies), and records
-every request so tests can count writes. It can also play Confluent Cloud (basic auth, masked
-secrets, added default keys) and inject failures. It is for speed only: the integration suite
-against a real Connect cluster is the truth.
+every request so tests can count writes, and injects failures. It fakes self-managed Connect;
+Confluent Cloud's `connect/v1` has its own spec-derived fake in `fake_confluent_cloud.py`. It is
+for speed only: the integration suite against a real Connect cluster is the truth.
 """
 
 from __future__ import annotations

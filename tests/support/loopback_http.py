@@ -8,8 +8,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# (method, path with query, body, headers) -> (status, content type, payload)
-Responder = Callable[[str, str, bytes, Mapping[str, str]], tuple[int, str, bytes]]
+# (method, path with query, body, headers) -> (status, content type, payload[, headers])
+Responder = Callable[
+    [str, str, bytes, Mapping[str, str]],
+    tuple[int, str, bytes] | tuple[int, str, bytes, Mapping[str, str]],
+]
 
 
 @contextmanager
@@ -24,11 +27,13 @@ def serve_on_loopback(respond: Responder) -> Iterator[str]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with lock:
-                status, content_type, payload = respond(
-                    self.command, self.path, body, dict(self.headers.items())
-                )
+                answer = respond(self.command, self.path, body, dict(self.headers.items()))
+            status, content_type, payload = answer[:3]
+            extra_headers: Mapping[str, str] = answer[3] if len(answer) > 3 else {}  # type: ignore[misc]
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in extra_headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -7,7 +7,7 @@ import socket
 import time
 from pathlib import Path
 
-from tests.support.fake_connect import FakeConnect, serve
+from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import HOOK, ShellOperator, discover_hooks, hook_config
 from tests.unit.conftest import CANARIES, DATA, connector_json
 
@@ -220,52 +220,6 @@ def test_a_connect_that_keeps_failing_exits_non_zero(
     fake_connect.fail_next("GET", "/connectors", *[(503, "unavailable")] * 20)
     operator.put_configmap("c", {"c.json": connector_json("c")})
     assert operator.run().returncode == 1
-
-
-def test_confluent_cloud_destination_uses_the_cluster_labels_and_basic_auth(
-    base_env: dict[str, str], fake_connect: FakeConnect
-) -> None:
-    cloud = FakeConnect(
-        prefix="/connect/v1/environments/env-123/clusters/lkc-456",
-        basic_auth=("cc-key", "CANARY-CC-SECRET"),
-        masks_secrets=("value.converter.basic.auth.user.info",),
-        added_defaults={"kafka.auth.mode": "KAFKA_API_KEY"},
-    )
-    with serve(cloud):
-        operator = ShellOperator(
-            env={
-                **base_env,
-                "CONNECT_URL": fake_connect.url,
-                "CONFLUENT_CLOUD_API_URL": cloud.url,
-                "CONNECT_REST_KEY": "cc-key",
-                "CONNECT_REST_SECRET": "CANARY-CC-SECRET",
-            }
-        )
-        operator.put_configmap(
-            "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-456"}
-        )
-        program = (
-            '{"name": "cc-sink", "config": {"connector.class": "FileStreamSink", "topics": "t",'
-            ' "value.converter.basic.auth.user.info": $SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO}}'
-        )
-        operator.put_configmap(
-            "cc-sink",
-            {"cc.json": program},
-            {"destination": "connect", "enabled": "true", "destination.cc": "orders-cluster"},
-        )
-        assert operator.run().returncode == 0
-        assert list(cloud.connectors) == ["cc-sink"]
-        assert fake_connect.connectors == {}
-        cloud.requests.clear()
-        # Masked secrets and server-added defaults do not cause endless updates.
-        assert operator.run().returncode == 0
-        assert cloud.writes() == []
-        assert len(cloud.requests) == 1
-        # Deleting the ConfigMap prunes it from Confluent Cloud, through the ledger.
-        operator.delete_configmap("cc-sink")
-        assert operator.run().returncode == 0
-        assert cloud.connectors == {}
-        _assert_no_canary(operator)
 
 
 def test_the_ledger_holds_names_and_hashes_only(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from connect_operator.normalize import changed_keys, normalise
+from connect_operator.normalize import (
+    CONFLUENT_CLOUD_ADDED_KEYS,
+    changed_keys,
+    is_masked,
+    normalise,
+)
 
 H1, H2 = "sha256:1", "sha256:2"
 
@@ -32,6 +37,28 @@ def test_normalise_drops_server_keys_and_stringifies() -> None:
         # server-added defaults on Confluent Cloud
         ({"a": "1"}, {"a": "1", "kafka.auth.mode": "KEY"}, H1, True, ()),
         ({"a": "1"}, {"a": "1", "kafka.auth.mode": "KEY"}, H2, True, ("kafka.auth.mode",)),
+        # keys Confluent Cloud always adds never drift, even when the desired config changed
+        (
+            {"a": "1"},
+            {
+                "a": "1",
+                "cloud.environment": "prod",
+                "cloud.provider": "aws",
+                "kafka.endpoint": "SASL_SSL://pkc-x.us-west-2.aws.confluent.cloud:9092",
+                "kafka.region": "us-west-2",
+                "config.internal.x": "y",
+            },
+            H2,
+            True,
+            (),
+        ),
+        # ... but on self-managed Connect they are keys like any other
+        ({"a": "1"}, {"a": "1", "kafka.region": "r"}, H1, False, ("kafka.region",)),
+        # a key the user declares is compared, even one the server could add
+        ({"kafka.region": "eu"}, {"kafka.region": "us"}, H1, True, ("kafka.region",)),
+        # any run of two or more `*` is a masked value
+        ({"p": "secret"}, {"p": "**"}, H1, True, ()),
+        ({"p": "secret"}, {"p": "*"}, H1, True, ("p",)),
     ],
 )
 def test_changed_keys(
@@ -50,4 +77,25 @@ def test_changed_keys(
             server_rewrites_config=rewrites,
         )
         == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("****************", True),
+        ("**", True),
+        ("**REDACTED***", True),  # as the Terraform provider reads it: a leading run of 2+
+        ("*", False),
+        ("a**", False),
+        ("", False),
+    ],
+)
+def test_a_masked_value_starts_with_two_or_more_stars(value: str, masked: bool) -> None:
+    assert is_masked(value) is masked
+
+
+def test_the_server_added_keys_are_those_the_terraform_provider_ignores() -> None:
+    assert {"cloud.environment", "cloud.provider", "kafka.endpoint", "kafka.region"} <= (
+        CONFLUENT_CLOUD_ADDED_KEYS
     )

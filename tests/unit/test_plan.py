@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connect_operator.connect_client import ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
 from connect_operator.ledger import LedgerEntry
@@ -193,3 +195,14 @@ def test_a_contested_name_is_never_pruned() -> None:
         "self-managed", [], {"shared": observed("shared")}, [entry], contested={"shared"}
     )
     assert plan.actions == () and plan.kept_entries == (entry,)
+
+
+def test_a_declared_connector_listed_without_a_config_is_never_planned_from_it() -> None:
+    # A server that ignores `expand` lists names only: that is not "everything changed".
+    with pytest.raises(ValueError, match="carries no config for a"):
+        plan_target(
+            "self-managed",
+            [desired("a")],
+            {"a": ObservedConnector(name="a", config=None)},
+            [],
+        )
