@@ -31,6 +31,7 @@ from connect_operator.reconcile import reconcile, secrets_redactor
 from connect_operator.redaction import masked
 from connect_operator.report import patch_operations, summary_lines, write_json_lines
 from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
+from connect_operator.template_env import template_environ
 
 _BINDING_CONTEXT = click.option(
     "--binding-context",
@@ -80,7 +81,9 @@ def run(binding_context: Path, dry_run: bool, patch_file: Path | None, verbose: 
     """
     settings = _settings()
     try:
-        variables = load_variables(settings.config_dir, os.environ)
+        variables = load_variables(
+            settings.config_dir, template_environ(os.environ, settings.template_env)
+        )
         configure_logging(
             secrets_redactor(variables, settings),
             json_lines=False,
@@ -109,7 +112,9 @@ def render(binding_context: Path, show_secrets: bool) -> None:
     """
     settings = _settings()
     try:
-        variables = load_variables(settings.config_dir, os.environ)
+        variables = load_variables(
+            settings.config_dir, template_environ(os.environ, settings.template_env)
+        )
         view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
     except ConnectOperatorError as exc:
         raise click.ClickException(str(exc)) from None
@@ -198,6 +203,11 @@ def show_settings() -> None:
         "CONNECT_OPERATOR_MAX_DELETES": str(
             -1 if settings.max_deletes is None else settings.max_deletes
         ),
+        "CONNECT_OPERATOR_CLUSTER_NAMESPACES": ",".join(settings.cluster_namespaces),
+        "CONNECT_OPERATOR_LOG_LEVEL": settings.log_level,
+        "CONNECT_OPERATOR_TEMPLATE_ENV": ",".join(settings.template_env or ("(default)",)),
+        "CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS": str(settings.template_cpu_seconds),
+        "CONNECT_OPERATOR_TEMPLATE_MEMORY_MB": str(settings.template_memory_mb),
     }
     for name, (meaning, _default) in ENVIRONMENT_VARIABLES.items():
         click.echo(f"{name}={effective[name]}\n    {meaning}")

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from connect_operator.binding import ConfigMapView
 from connect_operator.errors import PermanentError
 from connect_operator.properties import Variables
+from connect_operator.sandbox import Limits
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, check_path_segment, target_for
-from connect_operator.templating import config_hash, render_connectors
+from connect_operator.templating import RemainingTime, config_hash, render_connectors
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def desired_state(
     settings: Settings,
     *,
     owners: Mapping[tuple[str, str], str] | None = None,
+    deadline: RemainingTime | None = None,
 ) -> DesiredState:
     """Render every key of every connector ConfigMap; errors are collected, not raised.
 
@@ -103,7 +105,10 @@ def desired_state(
     ordered = sorted(configmaps, key=lambda cm: (cm.namespace, cm.name))
     declarations = [(configmap, key) for configmap in ordered for key in sorted(configmap.data)]
     rendered_all = render_connectors(
-        [configmap.data[key] for configmap, key in declarations], variables
+        [configmap.data[key] for configmap, key in declarations],
+        variables,
+        limits=Limits(settings.template_cpu_seconds, settings.template_memory_mb),
+        deadline=deadline,
     )
     targets: dict[str, Target | str] = {}
     for configmap in ordered:

@@ -30,6 +30,7 @@ from connect_operator.reconcile import RunReport, reconcile, secrets_redactor
 from connect_operator.redaction import Redactor
 from connect_operator.report import metric_operations, patch_operations, write_json_lines
 from connect_operator.settings import Settings
+from connect_operator.template_env import template_environ
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def run(environ: Mapping[str, str]) -> int:
     try:
         settings = Settings.from_env(environ)
         set_level(settings.log_level)
-        variables = load_variables(settings.config_dir, environ)
+        variables = load_variables(
+            settings.config_dir, template_environ(environ, settings.template_env)
+        )
         set_redactor(secrets_redactor(variables, settings))
         view = read_binding_context_file(environ, settings)
         if not view.is_full and not view.scope:

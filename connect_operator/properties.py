@@ -39,8 +39,12 @@ class Variables:
     origins: Mapping[str, str] = field(default_factory=dict)
 
     def secret_strings(self) -> frozenset[str]:
-        """Every variable value: none of them may appear in a log line or an error."""
-        return frozenset(value for value in self.values.values() if value)
+        """The secret values: every environment value a template may read, and every variable
+        whose name marks a credential. None of them may appear in a log line or an error."""
+        from connect_operator.template_env import is_credential_name
+
+        secrets = {value for name, value in self.values.items() if is_credential_name(name)}
+        return frozenset(value for value in secrets | set(self.environ.values()) if value)
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -141,6 +141,7 @@ def reconcile(
         variables,
         settings,
         owners={(e.target, e.connector): e.configmap for e in ledger.entries},
+        deadline=deadline,
     )
     report = RunReport(dry_run=dry_run)
     for error in desired.errors:

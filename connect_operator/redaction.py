@@ -7,6 +7,7 @@ Used by the logs, the Connect client, the CLI and templating alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 MASK = "****"
@@ -23,9 +24,10 @@ class Redactor:
     MIN_LENGTH = 3
 
     def __init__(self, secrets: frozenset[str] | set[str]) -> None:
-        self._secrets = sorted(
-            (secret for secret in secrets if len(secret) >= self.MIN_LENGTH), key=len, reverse=True
-        )
+        kept = {secret for secret in secrets if len(secret) >= self.MIN_LENGTH}
+        # A secret inside JSON (jq's messages, an error(...) value) appears escaped.
+        kept |= {json.dumps(secret)[1:-1] for secret in kept}
+        self._secrets = sorted(kept, key=len, reverse=True)
 
     def __call__(self, message: str) -> str:
         for secret in self._secrets:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connect_operator.errors import SettingsError
+from connect_operator.template_env import parse_patterns
 
 DEFAULT_CONNECT_URL = "http://connect"
 DEFAULT_CONFIG_DIR = "/etc/config/connect-operator"
@@ -26,6 +27,8 @@ DEFAULT_RUN_DEADLINE = 100.0
 DEFAULT_MAX_DELETES = 10
 DEFAULT_LOG_LEVEL = "info"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_TEMPLATE_CPU_SECONDS = 2
+DEFAULT_TEMPLATE_MEMORY_MB = 96
 
 # name -> (meaning, default) for `connect-operator settings` and the README.
 ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
@@ -65,6 +68,19 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
         "",
     ),
     "CONNECT_OPERATOR_LOG_LEVEL": ("debug, info, warning or error", DEFAULT_LOG_LEVEL),
+    "CONNECT_OPERATOR_TEMPLATE_ENV": (
+        "environment names or globs templates may read (env.X, $ENV); unset: all but the"
+        " operator's own settings, credentials and process variables",
+        "",
+    ),
+    "CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS": (
+        "CPU seconds one ConfigMap key's jq program may use; past it, only that key fails",
+        str(DEFAULT_TEMPLATE_CPU_SECONDS),
+    ),
+    "CONNECT_OPERATOR_TEMPLATE_MEMORY_MB": (
+        "memory (MB) one ConfigMap key's jq program may use; past it, only that key fails",
+        str(DEFAULT_TEMPLATE_MEMORY_MB),
+    ),
 }
 
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -93,6 +109,10 @@ class Settings:
     # Namespaces besides own_namespace whose Confluent Cloud cluster ConfigMaps are trusted.
     cluster_namespaces: tuple[str, ...] = ()
     log_level: str = DEFAULT_LOG_LEVEL
+    # None: every variable except the hidden ones (template_env.HIDDEN_BY_DEFAULT).
+    template_env: tuple[str, ...] | None = None
+    template_cpu_seconds: int = DEFAULT_TEMPLATE_CPU_SECONDS
+    template_memory_mb: int = DEFAULT_TEMPLATE_MEMORY_MB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -128,6 +148,13 @@ class Settings:
                 environ.get("CONNECT_OPERATOR_CLUSTER_NAMESPACES", ""),
             ),
             log_level=_log_level(text("CONNECT_OPERATOR_LOG_LEVEL", DEFAULT_LOG_LEVEL)),
+            template_env=parse_patterns(environ.get("CONNECT_OPERATOR_TEMPLATE_ENV", "")) or None,
+            template_cpu_seconds=_positive_int(
+                environ, "CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS", DEFAULT_TEMPLATE_CPU_SECONDS
+            ),
+            template_memory_mb=_positive_int(
+                environ, "CONNECT_OPERATOR_TEMPLATE_MEMORY_MB", DEFAULT_TEMPLATE_MEMORY_MB
+            ),
         )
 
 
@@ -195,3 +222,16 @@ def _max_deletes(raw: str) -> int | None:
             f"CONNECT_OPERATOR_MAX_DELETES must be an integer, got {raw!r}"
         ) from None
     return None if value < 0 else value
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value

@@ -1,14 +1,24 @@
-"""Render one ConfigMap data key, a jq program, into a connector.
+"""Render ConfigMap data keys, jq programs, into connectors.
 
-The program runs with `null` input, the `.properties` variables as `$NAME` and an `env` object
-(the process environment plus KAFKA_API_KEY/SECRET). It must yield exactly one
+A program runs with `null` input, the `.properties` variables as `$NAME` and the template
+environment (`template_env`) as `env`/`$ENV`. It must yield exactly one
 `{"name": "...", "config": {...}}` whose config values are strings, numbers or booleans; Connect
 stores every value as a string, so they are turned into strings here, once.
 
-To know which values are secrets, the program is rendered a second time with every variable and
-environment value replaced by an opaque token: a config value that differs between the two
-renders came from a variable. Those keys are masked by `connect-operator render` and their
-values are scrubbed from any message Connect sends back.
+Programs are untrusted: `sandbox` runs them in a bounded child process. Before that, each one is
+checked to be self-contained (its brackets, strings and comments close inside it), so that it
+cannot break out of the parentheses it is run in and change another key's variables.
+
+Each program is rendered once. Which config values are secret is told from the output: a value
+that contains the value of a secret the program reads (`Variables.secret_strings`) is secret.
+Those keys are masked by `connect-operator render` and their values are scrubbed from any message
+Connect sends back. A value derived from a secret by transforming it (base64, a substring) is
+not recognised. A connector *name* that contains a secret is an error: names go into logs,
+metrics and the ledger.
+
+`program_inputs` tells, from the program's text, which variables and environment names it can
+read; `inputs_digest` hashes them with the text, so an unchanged digest means an unchanged
+render (the render cache in `desired`).
 """
 
 from __future__ import annotations
@@ -18,18 +28,29 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import jq
+from typing import Any, Protocol
 
 from connect_operator.errors import RenderError
 from connect_operator.properties import Variables
-from connect_operator.redaction import Redactor, masked
+from connect_operator.redaction import MASK, Redactor, masked
+from connect_operator.sandbox import Failure, Limits, run_programs
+from connect_operator.template_env import is_credential_name
 
-_ENV_VARIABLE = "__connect_operator_env"
-# `env` and `$ENV` both read our environment mapping, so KAFKA_API_KEY works through either.
-_PRELUDE = f"def env: ${_ENV_VARIABLE}; ${_ENV_VARIABLE} as $ENV | ("
-_ENV_REFERENCE = re.compile(r"(?:\benv|\$ENV)\s*\.\s*\"?([A-Za-z_][A-Za-z0-9_]*)")
+# Bump when rendering changes in a way that changes outputs: it invalidates every cached digest.
+RENDER_FORMAT = "1"
+
+_VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
+_ENV_USE = re.compile(r"\$ENV\b|(?<![\w$])env\b")
+_ENV_FIELD = re.compile(r'\s*\.\s*(?:"([A-Za-z_][A-Za-z0-9_]*)"|([A-Za-z_][A-Za-z0-9_]*))')
+# Builtins whose result is not a function of the program's inputs.
+_VOLATILE = re.compile(r"(?<![\w$])now\b")
+
+
+class RemainingTime(Protocol):
+    """Anything that tells how many seconds the run has left (`connect_client.Deadline`)."""
+
+    def remaining(self) -> float:
+        """Seconds left."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +59,72 @@ class RenderedConnector:
 
     name: str
     config: Mapping[str, str]
-    # keys whose values came from a variable or the environment
+    # keys whose values contain a secret the program reads
     secret_keys: frozenset[str]
 
     def masked_config(self) -> dict[str, str]:
-        """The config with every variable-derived value replaced by a mask."""
+        """The config with every secret value replaced by a mask."""
         return masked(self.config, self.secret_keys)
+
+
+@dataclass(frozen=True)
+class ProgramInputs:
+    """What a program can read: `$NAME` variables and environment names (None: all of them)."""
+
+    variables: frozenset[str]
+    environ: frozenset[str] | None
+    # True when the output may change with nothing else changed (`now`): never cache it.
+    volatile: bool = False
+
+
+def program_inputs(program: str) -> ProgramInputs:
+    """The variables and environment names the program's text can reach."""
+    names: set[str] = set()
+    whole_env = False
+    for use in _ENV_USE.finditer(program):
+        field = _ENV_FIELD.match(program, use.end())
+        if field is None:
+            whole_env = True  # `env | keys`, `$ENV[$x]`, ...: it may read anything
+            break
+        names.add(field.group(1) or field.group(2))
+    variables = frozenset(_VARIABLE.findall(program)) - {"ENV"}
+    return ProgramInputs(
+        variables=variables,
+        environ=None if whole_env else frozenset(names),
+        volatile=bool(_VOLATILE.search(program)),
+    )
+
+
+def inputs_digest(program: str, variables: Variables) -> str | None:
+    """A digest of the program and every value it can read; None when it cannot be cached."""
+    reads = program_inputs(program)
+    if reads.volatile:
+        return None
+    env_names = variables.environ.keys() if reads.environ is None else reads.environ
+    document = [
+        RENDER_FORMAT,
+        program,
+        sorted((name, variables.values.get(name)) for name in reads.variables),
+        sorted((name, variables.environ.get(name)) for name in env_names),
+        reads.environ is None,
+    ]
+    encoded = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+def readable_secrets(program: str, variables: Variables) -> dict[str, str]:
+    """The secrets this program can read, by where they come from (`$NAME` or `env.NAME`)."""
+    reads = program_inputs(program)
+    secrets = {
+        f"${name}": variables.values[name]
+        for name in reads.variables
+        if name in variables.values and is_credential_name(name)
+    }
+    env_names = variables.environ.keys() if reads.environ is None else reads.environ
+    for name in env_names:
+        if name in variables.environ:
+            secrets[f"env.{name}"] = variables.environ[name]
+    return {origin: value for origin, value in secrets.items() if len(value) >= Redactor.MIN_LENGTH}
 
 
 def config_hash(config: Mapping[str, str]) -> str:
@@ -52,122 +133,149 @@ def config_hash(config: Mapping[str, str]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def render_connector(program: str, variables: Variables) -> RenderedConnector:
+def render_connector(
+    program: str, variables: Variables, limits: Limits | None = None
+) -> RenderedConnector:
     """Run one jq program and validate its output; raise RenderError with a scrubbed message."""
-    (result,) = render_connectors([program], variables)
+    (result,) = render_connectors([program], variables, limits=limits)
     if isinstance(result, RenderError):
         raise result
     return result
 
 
 def render_connectors(
-    programs: Sequence[str], variables: Variables
+    programs: Sequence[str],
+    variables: Variables,
+    *,
+    limits: Limits | None = None,
+    deadline: RemainingTime | None = None,
 ) -> list[RenderedConnector | RenderError]:
     """Render many programs; each result is a connector or the error that program gave.
 
-    jq compiles its whole builtin library with every program, which costs about a millisecond,
-    so the programs are compiled together in chunks, each wrapped in its own `try`, and run once
-    with the real values and once with tokens. A chunk that does not compile (a program with a
-    syntax error or an undefined variable, or more bytecode than jq allows in one function) is
-    split in halves until the error lands on the program that caused it.
+    A program that goes past its bounds, halts or fails costs only its own result. Raises
+    DeadlineExceeded when the run's deadline passes first.
     """
-    if not programs:
-        return []
-    tokens = {name: f"co-token-{index}" for index, name in enumerate(variables.values)}
-    env_tokens = {name: f"co-env-{index}" for index, name in enumerate(variables.environ)}
-    real = _run_in_chunks(programs, variables.values, variables.environ)
-    tokened = _run_in_chunks(programs, tokens, env_tokens)
-    return [
-        _rendered(program, variables, outputs, token_outputs)
-        for program, outputs, token_outputs in zip(programs, real, tokened, strict=True)
-    ]
-
-
-_ERROR_KEY = "__connect_operator_jq_error__"
-# jq refuses a function over 64 KiB of bytecode; a few hundred typical connectors stay below.
-_CHUNK = 128
-
-
-def _run_in_chunks(
-    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
-) -> list[list[Any] | str]:
-    results: list[list[Any] | str] = []
-    for start in range(0, len(programs), _CHUNK):
-        results += _run_splitting(programs[start : start + _CHUNK], values, environ)
+    scrub = _error_scrubber(variables)
+    unsafe = {}
+    for index, program in enumerate(programs):
+        problem = self_contained_problem(program)
+        if problem is not None:
+            unsafe[index] = f"the program is not self-contained: {problem}"
+    raw = run_programs(
+        programs,
+        variables.values,
+        variables.environ,
+        limits or Limits(),
+        None if deadline is None else deadline.remaining,
+        unsafe,
+    )
+    results: list[RenderedConnector | RenderError] = []
+    for program, outcome in zip(programs, raw, strict=True):
+        if isinstance(outcome, Failure):
+            prefix = "" if outcome.stopped else "jq failed: "
+            results.append(RenderError(prefix + scrub(outcome.message)))
+            continue
+        try:
+            results.append(_connector(program, variables, outcome.values))
+        except RenderError as exc:
+            results.append(RenderError(scrub(str(exc))))
     return results
 
 
-def _run_splitting(
-    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
-) -> list[list[Any] | str]:
-    if len(programs) == 1:
-        return [_run_alone(programs[0], values, environ)]
-    try:
-        return _run_batch(programs, values, environ)
-    except ValueError:
-        middle = len(programs) // 2
-        return _run_splitting(programs[:middle], values, environ) + _run_splitting(
-            programs[middle:], values, environ
-        )
-
-
-def _compile(text: str, values: Mapping[str, str], environ: Mapping[str, str]) -> Any:
-    args: dict[str, Any] = dict(values)
-    args[_ENV_VARIABLE] = dict(environ)
-    return jq.compile(text, args=args)
-
-
-def _wrapped(program: str) -> str:
-    return f"[try (\n{program}\n) catch {{{json.dumps(_ERROR_KEY)}: tostring}}]"
-
-
-def _run_batch(
-    programs: Sequence[str], values: Mapping[str, str], environ: Mapping[str, str]
-) -> list[list[Any] | str]:
-    body = ",\n".join(_wrapped(program) for program in programs)
-    compiled = _compile(_PRELUDE + "[\n" + body + "\n])", values, environ)
-    return [_split_error(outputs) for outputs in compiled.input_value(None).first()]
-
-
-def _run_alone(
-    program: str, values: Mapping[str, str], environ: Mapping[str, str]
-) -> list[Any] | str:
-    try:
-        compiled = _compile(_PRELUDE + _wrapped(program) + ")", values, environ)
-    except ValueError as exc:
-        return str(exc).strip()
-    return _split_error(compiled.input_value(None).first())
-
-
-def _split_error(outputs: list[Any]) -> list[Any] | str:
-    """A program's outputs, or the jq error message it stopped with."""
-    for output in outputs:
-        if isinstance(output, dict) and set(output) == {_ERROR_KEY}:
-            return str(output[_ERROR_KEY])
-    return outputs
-
-
-def _rendered(
-    program: str,
-    variables: Variables,
-    outputs: list[Any] | str,
-    token_outputs: list[Any] | str,
-) -> RenderedConnector | RenderError:
-    if isinstance(outputs, str):
-        return RenderError(f"jq failed: {_scrubber(program, variables)(outputs)}")
-    try:
-        name, config = _connector_from_output(outputs)
-    except RenderError as exc:
-        return exc
-    try:
-        if isinstance(token_outputs, str):
-            raise RenderError(token_outputs)
-        _, token_config = _connector_from_output(token_outputs)
-        secret_keys = frozenset(k for k, v in config.items() if token_config.get(k) != v)
-    except RenderError:
-        # The program computes with a value (e.g. tonumber): we cannot tell, so mask it all.
-        secret_keys = frozenset(config)
+def _connector(program: str, variables: Variables, outputs: list[Any]) -> RenderedConnector:
+    name, config = _connector_from_output(outputs)
+    secrets = readable_secrets(program, variables)
+    for origin, value in secrets.items():
+        if value in name:
+            raise RenderError(
+                f"the connector name contains the value of {origin}, a secret; names go into"
+                " logs, metrics and the ledger, so they must not"
+            )
+    values = list(secrets.values())
+    secret_keys = frozenset(
+        key for key, value in config.items() if any(secret in value for secret in values)
+    )
     return RenderedConnector(name=name, config=config, secret_keys=secret_keys)
+
+
+def self_contained_problem(program: str) -> str | None:
+    """Why the program could reach outside the parentheses it runs in, or None if it cannot.
+
+    Brackets must balance outside strings and comments, strings (with their `\\(...)`
+    interpolations) and comments must end inside the program, and a comment must not end in a
+    backslash (jq continues such a comment on the next line).
+    """
+    if "\0" in program:
+        return "it contains a NUL character"
+    closing = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    in_string = False
+    position = 0
+    length = len(program)
+    while position < length:
+        char = program[position]
+        if in_string:
+            if char == "\\":
+                if program[position + 1 : position + 2] == "(":
+                    stack.append("\\(")
+                    in_string = False
+                position += 2
+                continue
+            if char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "#":
+            end = program.find("\n", position)
+            comment = program[position : length if end < 0 else end].rstrip("\r")
+            if comment.endswith("\\"):
+                return "a comment ends with a backslash"
+            position = length if end < 0 else end
+            continue
+        elif char in "([{":
+            stack.append(char)
+        elif char in closing:
+            if not stack:
+                return f"an unmatched {char!r}"
+            opened = stack.pop()
+            if opened == "\\(" and char == ")":
+                in_string = True
+            elif opened != closing[char]:
+                return f"{opened!r} is closed by {char!r}"
+        position += 1
+    if in_string:
+        return "a string does not end"
+    if stack:
+        return f"an unclosed {stack[-1]!r}"
+    return None
+
+
+def _error_scrubber(variables: Variables) -> Any:
+    secrets = variables.secret_strings()
+    redact = Redactor(secrets)
+    forms = {form for secret in secrets for form in (secret, json.dumps(secret)[1:-1])}
+
+    def scrub(message: str) -> str:
+        return _hide_shortened(redact(message), forms)
+
+    return scrub
+
+
+def _hide_shortened(message: str, secrets: set[str]) -> str:
+    """jq shortens long values in its messages (`"CANARY-SEC...`): hide a secret's start too."""
+    if "..." not in message or not secrets:
+        return message
+    pieces: list[str] = []
+    done = 0
+    for match in re.finditer(r"\.\.\.", message):
+        before = message[done : match.start()]
+        for length in range(min(len(before), 64), 0, -1):
+            if any(secret.startswith(before[-length:]) for secret in secrets):
+                before = before[:-length] + MASK
+                break
+        pieces.append(before + "...")
+        done = match.end()
+    return "".join(pieces) + message[done:]
 
 
 def _connector_from_output(output: list[Any]) -> tuple[str, dict[str, str]]:
@@ -212,12 +320,3 @@ def _type_name(value: Any) -> str:
     return {dict: "an object", list: "an array", type(None): "null"}.get(
         type(value), type(value).__name__
     )
-
-
-def _scrubber(program: str, variables: Variables) -> Any:
-    referenced_env = {
-        variables.environ[name]
-        for name in _ENV_REFERENCE.findall(program)
-        if name in variables.environ
-    }
-    return Redactor(variables.secret_strings() | referenced_env)

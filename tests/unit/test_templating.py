@@ -31,8 +31,10 @@ def test_variables_and_environment_are_rendered_and_marked_secret() -> None:
         "tasks.max": "3",
         "flag": "true",
     }
-    assert connector.secret_keys == {"url", "user", "key"}
+    # $SR_URL's name marks no credential; environment values are all secret.
+    assert connector.secret_keys == {"user", "key"}
     assert connector.masked_config()["user"] == "****"
+    assert connector.masked_config()["url"] == "http://sr:8081"
     assert connector.masked_config()["topic"] == "literal"
 
 
@@ -48,7 +50,7 @@ def test_a_value_computed_from_a_secret_is_still_masked() -> None:
     ("program", "message"),
     [
         ('{"name": "c", "config": {"x": $UNDEFINED}}', "$UNDEFINED is not defined"),
-        ('{"name": "c", "config": ', "jq failed"),
+        ('{"name": "c", "config": ', "jq failed: syntax error"),
         ('{"name": "c"}, {"name": "d"}', "exactly one object"),
         ("empty", "exactly one object, it yielded 0"),
         ('"text"', "must yield an object"),
@@ -100,4 +102,307 @@ def test_many_programs_render_in_chunks_and_a_broken_one_is_isolated() -> None:
     assert failed == [137, 301]
     assert "$UNDEFINED is not defined" in str(results[137])
     assert [r.name for r in results if not isinstance(r, RenderError)][:3] == ["c0", "c1", "c2"]
-    assert all(r.secret_keys == {"url"} for r in results if not isinstance(r, RenderError))
+    assert all(r.secret_keys == frozenset() for r in results if not isinstance(r, RenderError))
+
+
+# --- untrusted programs: self-contained, bounded, reading only what they may -----------------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from connect_operator.sandbox import Limits  # noqa: E402
+from connect_operator.template_env import template_environ  # noqa: E402
+from connect_operator.templating import (  # noqa: E402
+    inputs_digest,
+    program_inputs,
+    render_connectors,
+    self_contained_problem,
+)
+from tests.support.fake_connect import FakeConnect  # noqa: E402
+from tests.support.shell_operator import ShellOperator  # noqa: E402
+from tests.unit.conftest import CANARIES, DATA, connector_json  # noqa: E402
+
+RUNAWAYS = {
+    "endless-recursion.json": "def f: f; f",
+    "endless-range.json": "last(range(1e10))",
+    "endless-until.json": "until(false; .)",
+    "huge-array.json": "[range(1e8)]",
+    "string-doubling.json": '"x" | until(length > 1e10; . + .)',
+    "deep-nesting.json": "def f: [f]; f",
+    "halt.json": "halt",
+    "halt-error.json": '"stopping here\\n" | halt_error',
+    "halt-error-status.json": "{} | halt_error(5)",
+}
+
+
+@pytest.mark.parametrize(
+    ("program", "problem"),
+    [
+        ('{"a": (1 + 2)}', None),
+        ('"a \\(1 + (2)) ) ] }" # ) ] }', None),
+        ('"nested \\("in \\(1) string") ok"', None),
+        ("1) , (2", "an unmatched ')'"),
+        ("1 ] [", "an unmatched ']'"),
+        ("(1", "an unclosed '('"),
+        ('"open', "a string does not end"),
+        ('"x\\("y"', "an unclosed"),
+        ("[1)", "'[' is closed by ')'"),
+        ("1 # a comment \\\n)", "a comment ends with a backslash"),
+        ("1\0)", "NUL"),
+    ],
+)
+def test_a_program_must_close_what_it_opens(program: str, problem: str | None) -> None:
+    found = self_contained_problem(program)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_a_program_cannot_break_out_to_rebind_another_keys_variables() -> None:
+    victim = '{"name": "victim", "config": {"connector.class": "X", "url": $SR_URL}}'
+    # Closes the parentheses and brackets it runs in, binds $SR_URL over whatever follows,
+    # and reopens them; without the check the victim's render is swallowed.
+    attackers = [
+        '{"name": "a", "config": {}}) catch 0]], "evil" as $SR_URL | empty | [[try (1',
+        '{"name": "a", "config": {}}) catch 0]], "evil" as $SR_URL | [[try (1',
+    ]
+    for attacker in attackers:
+        results = render_connectors([attacker, victim, victim], VARIABLES)
+        assert isinstance(results[0], RenderError)
+        for result in results[1:]:
+            assert not isinstance(result, RenderError), result
+            assert result.config["url"] == "http://sr:8081"
+
+
+def test_a_syntax_error_points_at_the_line_and_column_in_the_key() -> None:
+    with pytest.raises(RenderError) as caught:
+        render_connector('{\n  "name": "c",\n  "config": {"connector.class": ]\n}', VARIABLES)
+    assert "(line 3, column 33)" in str(caught.value)
+    with pytest.raises(RenderError) as caught:
+        render_connector('{"name": "c",\n "config": {"x": $NOPE}}', VARIABLES)
+    assert str(caught.value) == "jq failed: $NOPE is not defined (line 2, column 18)"
+
+
+@pytest.mark.parametrize("key", sorted(RUNAWAYS))
+def test_a_runaway_or_halting_program_fails_alone_and_its_neighbours_render(key: str) -> None:
+    good = '{"name": "n%d", "config": {"connector.class": "X", "url": $SR_URL}}'
+    programs = [good % 1, RUNAWAYS[key], good % 2]
+    results = render_connectors(programs, VARIABLES, limits=Limits(cpu_seconds=1, memory_mb=64))
+    assert isinstance(results[1], RenderError)
+    assert "halt" in str(results[1]) or "was stopped" in str(results[1])
+    assert [r.name for r in (results[0], results[2]) if isinstance(r, RenderedConnectorType)] == [
+        "n1",
+        "n2",
+    ]
+
+
+from connect_operator.templating import RenderedConnector as RenderedConnectorType  # noqa: E402
+
+
+def test_jq_messages_and_error_values_never_show_a_secret_even_shortened() -> None:
+    variables = Variables(values={"DB_PASSWORD": 'CANARY-"quoted"-password-0123456789'})
+    for program in (
+        "error($DB_PASSWORD)",
+        'error({"pw": $DB_PASSWORD})',
+        "$DB_PASSWORD + 1",
+        '{"a": {"b": $DB_PASSWORD}} + 1',
+        "[$DB_PASSWORD] | implode",
+    ):
+        with pytest.raises(RenderError) as caught:
+            render_connector(program, variables)
+        message = str(caught.value)
+        assert "CANARY" not in message, (program, message)
+
+
+def test_a_connector_name_that_contains_a_secret_is_an_error() -> None:
+    with pytest.raises(RenderError, match=r"contains the value of \$DB_PASSWORD"):
+        render_connector(
+            '{"name": ("c-" + $DB_PASSWORD), "config": {"connector.class": "X"}}', VARIABLES
+        )
+    # a variable that is not a credential may be part of a name
+    assert render_connector(
+        '{"name": ("c-" + $SR_URL), "config": {"connector.class": "X"}}', VARIABLES
+    ).name == ("c-http://sr:8081")
+
+
+@pytest.mark.parametrize(
+    ("program", "variables", "environ"),
+    [
+        ('{"a": $X, "b": env.Y, "c": $ENV.Z, "d": env."W"}', {"X"}, {"Y", "Z", "W"}),
+        ("env | keys", set(), None),
+        ('$ENV["A"]', set(), None),
+        ('{"a": "$__loc__"} | $__loc__', set(), set()),
+    ],
+)
+def test_program_inputs_are_read_from_the_text(
+    program: str, variables: set[str], environ: set[str] | None
+) -> None:
+    reads = program_inputs(program)
+    assert reads.variables == variables
+    assert reads.environ == (None if environ is None else frozenset(environ))
+
+
+def test_the_inputs_digest_changes_with_what_the_program_reads_and_nothing_else() -> None:
+    program = '{"a": $SR_URL, "b": env.DB_USER}'
+    base = inputs_digest(program, VARIABLES)
+    assert base is not None
+    same = Variables(values={**VARIABLES.values, "OTHER": "x"}, environ={**VARIABLES.environ})
+    assert inputs_digest(program, same) == base
+    changed_var = Variables(values={**VARIABLES.values, "SR_URL": "y"}, environ=VARIABLES.environ)
+    changed_env = Variables(values=VARIABLES.values, environ={**VARIABLES.environ, "DB_USER": "z"})
+    assert inputs_digest(program, changed_var) != base
+    assert inputs_digest(program, changed_env) != base
+    whole_env = "env | tostring"
+    assert inputs_digest(whole_env, VARIABLES) != inputs_digest(
+        whole_env, Variables(values=VARIABLES.values, environ={**VARIABLES.environ, "NEW": "n"})
+    )
+    assert inputs_digest("now", VARIABLES) is None
+
+
+def test_the_default_template_environment_hides_the_operators_settings_and_process() -> None:
+    environ = {
+        "CONNECT_REST_KEY": "k",
+        "CONNECT_REST_SECRET": "s",
+        "CONNECT_URL": "u",
+        "CONNECT_OPERATOR_RUN_DEADLINE": "1",
+        "CONFLUENT_CLOUD_API_URL": "c",
+        "KUBERNETES_SERVICE_HOST": "h",
+        "SHELL_OPERATOR_TMP_DIR": "t",
+        "BINDING_CONTEXT_PATH": "b",
+        "METRICS_PATH": "m",
+        "KUBERNETES_PATCH_PATH": "p",
+        "PATH": "/bin",
+        "HOME": "/root",
+        "HOSTNAME": "pod",
+        "WATCH_NAMESPACES": "*",
+        "MYSQL_USER": "me",
+        "CONNECTOR_OWNER": "team",
+    }
+    assert template_environ(environ, None) == {"MYSQL_USER": "me", "CONNECTOR_OWNER": "team"}
+    assert template_environ(environ, ("MYSQL_*", "CONNECT_REST_KEY")) == {
+        "MYSQL_USER": "me",
+        "CONNECT_REST_KEY": "k",
+    }
+
+
+# --- through the real hook executable ----------------------------------------------------------
+
+
+def _env_keys_program(name: str) -> str:
+    return (
+        f'{{"name": "{name}", "config": {{"connector.class": "FileStreamSink", "topics": "t",'
+        ' "keys": (env | keys | join(",")), "dollar": ($ENV | keys | join(",")),'
+        ' "text": (env | tostring)}}'
+    )
+
+
+def _secret_free(text: str) -> None:
+    for canary in CANARIES:
+        assert canary not in text
+
+
+def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.env.update(
+        CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS="1", CONNECT_OPERATOR_TEMPLATE_MEMORY_MB="64"
+    )
+    owned_before = {key: connector_json(f"was-{key[:-5]}") for key in RUNAWAYS}
+    operator.put_configmap("bad", owned_before)
+    assert operator.run().returncode == 0
+    assert len(fake_connect.connectors) == len(RUNAWAYS)
+    operator.put_configmap("bad", RUNAWAYS)
+    operator.put_configmap("good", {"a.json": connector_json("good-a"), "b.json": "{"})
+    operator.put_configmap("good2", {"c.json": connector_json("good-c")})
+    run = operator.run()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert {"good-a", "good-c"} <= set(fake_connect.connectors)
+    # what the broken keys created before is kept, not pruned
+    assert {f"was-{key[:-5]}" for key in RUNAWAYS} <= set(fake_connect.connectors)
+    errors = {line["key"]: line["msg"] for line in run.log_lines() if line["level"] == "error"}
+    assert set(RUNAWAYS) | {"b.json"} <= set(errors)
+    for key in RUNAWAYS:
+        assert "ConfigMap default/bad key " + key in errors[key]
+    assert "(line 1, column 1)" in errors["b.json"]
+    assert "stopping here" not in run.stdout + run.stderr  # halt_error's text goes nowhere
+    ledger = {entry["connector"] for entry in operator.ledger()["entries"]}
+    assert {f"was-{key[:-5]}" for key in RUNAWAYS} <= ledger
+
+
+def test_hook_templates_see_only_the_allowlisted_environment(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.env.update(
+        CONNECT_OPERATOR_TEMPLATE_ENV="DB_PASSWORD, ALLOWED_*",
+        ALLOWED_ONE="one-value",
+        NOT_ALLOWED="hidden-value",
+        CONNECT_REST_SECRET="CANARY-CC-SECRET",
+    )
+    operator.put_configmap("envs", {"e.json": _env_keys_program("envs")})
+    run = operator.run()
+    assert run.returncode == 0, run.stdout
+    config = fake_connect.connectors["envs"]
+    expected = "ALLOWED_ONE,DB_PASSWORD,KAFKA_API_KEY,KAFKA_API_SECRET"
+    assert config["keys"] == expected
+    assert config["dollar"] == expected
+    assert "hidden-value" not in config["text"] and "CANARY-CC-SECRET" not in config["text"]
+    assert json.loads(config["text"])["ALLOWED_ONE"] == "one-value"
+
+
+def test_hook_default_environment_hides_credentials_settings_and_process_variables(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.env.update(CONNECT_REST_KEY="CANARY-CC-KEY", CONNECT_REST_SECRET="CANARY-CC-SECRET")
+    operator.put_configmap("envs", {"e.json": _env_keys_program("envs")})
+    assert operator.run().returncode == 0
+    keys = fake_connect.connectors["envs"]["keys"].split(",")
+    assert {"DB_PASSWORD", "KAFKA_API_KEY", "KAFKA_API_SECRET"} <= set(keys)
+    hidden = ("CONNECT_", "KUBERNETES_", "PATH", "HOME", "BINDING_CONTEXT_PATH", "METRICS_PATH")
+    assert [key for key in keys if key.startswith(hidden) or key.endswith("_PATH")] == []
+    assert "CANARY-CC" not in fake_connect.connectors["envs"]["text"]
+
+
+def test_hook_scrubs_secrets_from_every_channel_and_keeps_other_values_readable(
+    operator: ShellOperator, fake_connect: FakeConnect, tmp_path: Path
+) -> None:
+    config_dir = tmp_path / "variables"
+    shutil.copytree(DATA / "variables", config_dir)
+    (config_dir / "names.properties").write_text("topic.prefix=connect\n")
+    operator.env["CONNECT_OPERATOR_CONFIG_DIR"] = str(config_dir)
+    operator.put_configmap(
+        "leaky",
+        {
+            "error-value.json": 'error({"password": env.DB_PASSWORD, "k": $KAFKA_API_SECRET})',
+            "jq-message.json": "$SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO | tonumber",
+            "added.json": "env.DB_PASSWORD + 1",
+            "debugged.json": "env.DB_PASSWORD | debug | stderr | error",
+            "name.json": (
+                '{"name": ("x-" + env.DB_PASSWORD),'
+                ' "config": {"connector.class": "FileStreamSink"}}'
+            ),
+            "readable.json": (
+                '{"name": ("orders-" + $TOPIC_PREFIX), "config": {"connector.class": "Nope",'
+                ' "password": env.DB_PASSWORD, "topics": "t"}}'
+            ),
+        },
+    )
+    run = operator.run()
+    assert run.returncode == 0, run.stdout
+    errors = {line["key"]: line["msg"] for line in run.log_lines() if line["level"] == "error"}
+    assert "password" in errors["error-value.json"] and "****" in errors["error-value.json"]
+    assert "contains the value of env.DB_PASSWORD" in errors["name.json"]
+    # Connect rejected the unknown class: the connector's name reads as it is.
+    assert "orders-connect" in errors["readable.json"]
+    assert set(errors) == {
+        "error-value.json",
+        "jq-message.json",
+        "added.json",
+        "debugged.json",
+        "name.json",
+        "readable.json",
+    }
+    for text in (run.stdout, run.stderr, run.patch, run.metrics):
+        _secret_free(text)
+    assert "orders-connect" in run.metrics or "orders-connect" in run.stdout
