@@ -13,6 +13,7 @@ and falls back to Synchronization objects or Event objects when a context has no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ CONNECTORS_BINDING = "connectors"
 CLUSTERS_BINDING = "confluent-cloud-clusters"
 LEDGER_BINDING = "ledger"
 SCHEDULE_BINDING = "resync"
+RETRY_BINDING = "retry"
 CLUSTER_LABELS = ("environment_id", "resource_id")
 # How many ConfigMaps the ledger spreads its entries over (one holds 1 MiB).
 LEDGER_SHARDS = 32
@@ -72,6 +74,22 @@ class ClusterView:
     scope: frozenset[str] | None = None
     connector_configmaps_in_scope: tuple[ConfigMapView, ...] = ()
     context_types: tuple[str, ...] = ()
+    context_bindings: tuple[str, ...] = ()
+
+    @property
+    def only_retry_ticks(self) -> bool:
+        """True when every context is a tick of the `retry` schedule."""
+        return bool(self.context_bindings) and set(self.context_bindings) == {RETRY_BINDING}
+
+    def inputs_digest(self) -> str:
+        """A digest of every connector and cluster ConfigMap: what a reconcile depends on,
+        besides the variables files and Connect itself."""
+        document = [
+            [[cm.namespace, cm.name, dict(cm.labels), dict(cm.data)] for cm in group]
+            for group in (self.declared_configmaps(), self.cluster_configmaps)
+        ]
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
     def is_full(self) -> bool:
@@ -197,7 +215,10 @@ def binding_configuration(settings: Settings) -> dict[str, Any]:
             },
         ],
         "schedule": [
-            {"name": SCHEDULE_BINDING, "group": GROUP, "crontab": settings.resync_schedule}
+            {"name": SCHEDULE_BINDING, "group": GROUP, "crontab": settings.resync_schedule},
+            # Reconciles again soon after a temporary failure (see hook.py); otherwise a tick
+            # that finds nothing to retry and nothing changed returns at once.
+            {"name": RETRY_BINDING, "group": GROUP, "crontab": settings.retry_schedule},
         ],
     }
 
@@ -216,12 +237,14 @@ def read_binding_context(text: str, settings: Settings) -> ClusterView:
     latest: dict[str, list[ConfigMapView]] = {}
     events: dict[str, ConfigMapView | None] = {}
     types: list[str] = []
+    bindings: list[str] = []
     for index, context in enumerate(contexts):
         where = f"binding context [{index}]"
         if not isinstance(context, dict) or "binding" not in context:
             raise BindingContextError(f"{where} is not an object with a 'binding'")
         context_type = str(context.get("type", context["binding"]))
         types.append(context_type)
+        bindings.append(str(context["binding"]))
         snapshots = context.get("snapshots")
         if snapshots is not None:
             if not isinstance(snapshots, dict):
@@ -257,6 +280,7 @@ def read_binding_context(text: str, settings: Settings) -> ClusterView:
         scope=None if full is not None else frozenset(events),
         connector_configmaps_in_scope=tuple(cm for cm in events.values() if cm is not None),
         context_types=tuple(types),
+        context_bindings=tuple(bindings),
     )
 
 

@@ -196,6 +196,7 @@ def show_settings() -> None:
         "POD_NAMESPACE": settings.own_namespace,
         "CONNECTOR_LABEL_SELECTOR": settings.label_selector,
         "RESYNC_SCHEDULE": settings.resync_schedule,
+        "CONNECT_OPERATOR_RETRY_SCHEDULE": settings.retry_schedule,
         "CONNECT_OPERATOR_LEDGER_NAME": settings.ledger_name,
         "CONNECT_OPERATOR_REQUEST_TIMEOUT": str(settings.request_timeout),
         "CONNECT_OPERATOR_CONNECT_TIMEOUT": str(settings.connect_timeout),

@@ -99,6 +99,10 @@ class Deadline:
         """True once the deadline has passed."""
         return self.remaining() <= 0.0
 
+    def share(self, seconds: float) -> Deadline:
+        """A deadline `seconds` from now, never later than this one."""
+        return Deadline(min(seconds, self.remaining()), self._clock)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

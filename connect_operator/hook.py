@@ -5,10 +5,16 @@
   files shell-operator handed us, log JSON lines on stdout, and exit:
 
   ==== ====================================================================================
-  0    everything that could succeed did (per-connector permanent errors are only reported)
-  1    a temporary failure: Connect unreachable or failing, or the run deadline passed
+  0    the run finished: whatever failed (a key, a connector, a whole target, even the run
+       deadline) is in the logs, the metrics and the ledger's retry status
+  1    the hook crashed (a bug); the traceback is logged, redacted
   2    bad input for the whole run: a malformed binding context, a bad setting, a bad ledger
   ==== ====================================================================================
+
+Why a run with failures exits 0: shell-operator applies the patch file and the metrics only
+when the hook exits 0. A non-zero exit would throw away the ledger entries of the connectors
+this run created (ownership lost) and the `target_up=0` that shows the outage. Temporary
+failures are retried by the `retry` schedule instead (see reconcile.py).
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ def run(environ: Mapping[str, str]) -> int:
             )
             return EXIT_OK
         report = reconcile(view, variables, settings)
+        if report.skipped:
+            return EXIT_OK  # nothing to retry, nothing changed: leave the last outputs in place
         write_outputs(report, settings, environ, time.monotonic() - started)
     except PermanentError as exc:
         log.error("run aborted: %s", exc)
@@ -94,7 +102,7 @@ def run(environ: Mapping[str, str]) -> int:
         log.exception("run failed unexpectedly; this is a bug, please report it")
         return EXIT_RETRY
     log_summary(report)
-    return report.exit_code
+    return EXIT_OK
 
 
 def write_outputs(
@@ -114,8 +122,9 @@ def write_outputs(
 def log_summary(report: RunReport) -> None:
     """One line that says how the run went."""
     counts = report.counts()
+    retry = report.retry_targets
     log.log(
-        logging.WARNING if report.exit_code else logging.INFO,
+        logging.WARNING if retry or counts[Result.FAILED] else logging.INFO,
         "reconciled %d targets: %d created, %d updated, %d unchanged, %d deleted, %d failed%s",
         len(report.targets),
         counts[Result.CREATED],
@@ -123,7 +132,7 @@ def log_summary(report: RunReport) -> None:
         counts[Result.UNCHANGED],
         counts[Result.DELETED],
         counts[Result.FAILED],
-        "; will retry" if report.exit_code else "",
+        f"; retrying {', '.join(retry)} within a minute" if retry else "",
     )
 
 

@@ -18,6 +18,11 @@ Why it is written as per-entry deltas (see the README's design notes):
   (`<ledger>`, `<ledger>-1`, ... `<ledger>-31`), so the ledger holds well over 20 000 entries.
   A shard is created on first use (`CreateIfNotExists`, then `MergePatch`).
 
+The ledger's own ConfigMap also holds `status.json`: the targets whose last run failed for a
+reason that may pass (so the `retry` schedule knows to reconcile again) and a digest of the
+inputs that run reconciled (so a retry tick with nothing to retry and nothing changed costs no
+request). It holds no config value either.
+
 The format before this one (one `ledger.json` key holding every entry) is still read. The run
 that sees it moves its entries into per-entry keys of the same ConfigMap and drops `ledger.json`
 in one merge patch, so the move is atomic: ownership cannot fall between the two formats.
@@ -38,6 +43,7 @@ from connect_operator.errors import BindingContextError
 log = logging.getLogger(__name__)
 
 LEGACY_KEY = "ledger.json"
+STATUS_KEY = "status.json"
 ENTRY_PREFIX = "c."
 SHARDS = LEDGER_SHARDS
 MANAGED_BY = {"app.kubernetes.io/managed-by": "connect-operator"}
@@ -122,6 +128,30 @@ def _text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class RunStatus:
+    """What the last run left for the next: targets to retry soon, and its inputs' digest."""
+
+    retry_targets: tuple[str, ...] = ()
+    inputs: str = ""
+
+    def encode(self) -> str:
+        """The compact JSON value of `status.json`."""
+        document = {"retry": list(self.retry_targets), "inputs": self.inputs}
+        return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> RunStatus:
+        """Read `status.json`; an unreadable one is treated as "retry everything"."""
+        try:
+            document = json.loads(text)
+            return cls(
+                tuple(_text(target) for target in document["retry"]), _text(document["inputs"])
+            )
+        except (ValueError, KeyError, TypeError):
+            return cls(retry_targets=("*",))
+
+
+@dataclass(frozen=True)
 class Ledger:
     """What the ledger snapshot showed: the entries, and where each was read."""
 
@@ -130,6 +160,8 @@ class Ledger:
     locations: dict[str, tuple[str, ...]] | None = None
     # Entries still in the legacy `ledger.json` of the ledger's own ConfigMap.
     legacy_entries: tuple[LedgerEntry, ...] = ()
+    # The last run's status, None when there is none.
+    status: RunStatus | None = None
 
     def where(self, data_key: str) -> tuple[str, ...]:
         """The ConfigMaps this snapshot saw holding an entry."""
@@ -145,10 +177,14 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
     by_key: dict[str, LedgerEntry] = {}
     locations: dict[str, list[str]] = {}
     legacy: list[LedgerEntry] = []
+    status: RunStatus | None = None
     for configmap in sorted(configmaps, key=lambda cm: shard_names(ledger_name).index(cm.name)):
         for key, value in sorted(configmap.data.items()):
             if configmap.name == ledger_name and key == LEGACY_KEY:
                 legacy = _read_legacy(configmap, value)
+                continue
+            if configmap.name == ledger_name and key == STATUS_KEY:
+                status = RunStatus.decode(value)
                 continue
             if not key.startswith(ENTRY_PREFIX):
                 continue
@@ -166,6 +202,7 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
         entries=tuple(sorted(by_key.values())),
         locations={key: tuple(names) for key, names in locations.items()},
         legacy_entries=tuple(legacy),
+        status=status,
     )
 
 
@@ -213,16 +250,23 @@ def _legacy_keys(before: Ledger) -> frozenset[str]:
 
 
 def ledger_operations(
-    ledger_name: str, namespace: str, before: Ledger, changes: LedgerChanges
+    ledger_name: str,
+    namespace: str,
+    before: Ledger,
+    changes: LedgerChanges,
+    status: RunStatus | None = None,
 ) -> list[dict[str, Any]]:
     """shell-operator operations that apply the changes, one merge patch per ConfigMap touched.
 
     An upsert goes where the snapshot saw the entry (or to its shard when it saw it nowhere, or
     only in legacy form, which is moved into the ledger's own ConfigMap). A removal is a null in
     every ConfigMap the entry can live in. A legacy `ledger.json` is dropped in the same merge
-    patch that writes its entries as keys.
+    patch that writes its entries as keys. `status` is written when it differs from the one the
+    snapshot showed.
     """
     patches: dict[str, dict[str, str | None]] = {}
+    if status is not None and status != before.status:
+        patches[ledger_name] = {STATUS_KEY: status.encode()}
     legacy_keys = _legacy_keys(before)
     for entry in changes.upserts:
         key = entry.data_key

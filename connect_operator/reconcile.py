@@ -9,9 +9,14 @@
         outcomes = apply(plan, client)         (the only code that writes to Connect)
     ledger   = what we own after this run      (written by the caller, only if it changed)
 
-Temporary failures (Connect unreachable, 5xx, rebalances that do not settle, the deadline) make
-`RunReport.exit_code` 1, so shell-operator retries. Permanent ones (a key that does not render,
-a config Connect rejects) are reported and scoped to their connector.
+Failures are scoped: a key that does not render fails that key, a config Connect rejects fails
+that connector, a target that cannot be listed fails that target. A run always finishes with a
+report, so the hook can exit 0 and shell-operator applies the ledger changes and metrics of
+everything that did work (it drops the outputs of a run that exits non-zero). Targets that
+failed for a reason that may pass (unreachable, 5xx, rebalances that did not settle, the
+deadline) go into the ledger's status, and the `retry` schedule reconciles again within a
+minute; a permanent failure (credentials refused, an unknown cluster) waits for the resync or a
+change, so it is never retried in a tight loop.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from connect_operator.binding import ClusterView
 from connect_operator.connect_client import ConnectClient, Deadline, ObservedConnector
 from connect_operator.desired import DesiredConnector, DesiredState, Source, desired_state
 from connect_operator.errors import (
+    ConnectHTTPError,
     ConnectOperatorError,
     ConnectUnavailable,
     CredentialsRejected,
@@ -34,7 +40,14 @@ from connect_operator.errors import (
     PermanentError,
     TemporaryError,
 )
-from connect_operator.ledger import Ledger, LedgerChanges, LedgerEntry, ledger_changes, read_ledger
+from connect_operator.ledger import (
+    Ledger,
+    LedgerChanges,
+    LedgerEntry,
+    RunStatus,
+    ledger_changes,
+    read_ledger,
+)
 from connect_operator.plan import CLASS_KEY, Action, Replaced, Result, TargetPlan, plan_target
 from connect_operator.properties import Variables
 from connect_operator.redaction import Redactor
@@ -75,9 +88,16 @@ class TargetReport:
     outcomes: list[Outcome] = field(default_factory=list)
     observed: dict[str, ObservedConnector] = field(default_factory=dict)
     failure: str | None = None
-    # A failure retrying cannot fix (credentials refused): reported, not a reason to exit 1.
+    # True when the failure cannot pass by itself (credentials refused, unknown cluster).
     failure_is_permanent: bool = False
     requests_sent: int = 0
+
+    @property
+    def needs_retry(self) -> bool:
+        """True when something failed here that a run in a minute may fix."""
+        if self.failure:
+            return not self.failure_is_permanent
+        return any(outcome.temporary for outcome in self.outcomes)
 
 
 @dataclass
@@ -90,7 +110,11 @@ class RunReport:
     # write, because the ledger was not in the snapshot or this is a dry run).
     ledger: Ledger = field(default_factory=Ledger)
     ledger_changes: LedgerChanges | None = None
+    # What the next run needs to know (None: do not write it).
+    status: RunStatus | None = None
     dry_run: bool = False
+    # True for a retry tick that found nothing to retry and nothing changed.
+    skipped: bool = False
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -106,8 +130,14 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything that could succeed did; 1 when shell-operator should retry."""
+        """For the command line: 1 when something failed that may pass. (The hook exits 0 after
+        any finished run, so that shell-operator applies its outputs.)"""
         return 1 if self.temporary_failures else 0
+
+    @property
+    def retry_targets(self) -> tuple[str, ...]:
+        """Targets the `retry` schedule should reconcile again soon."""
+        return tuple(sorted(t.target.id for t in self.targets if t.needs_retry))
 
     def counts(self) -> Counter[Result]:
         """How many connectors ended in each result."""
@@ -161,38 +191,50 @@ def reconcile(
         )
 
     report.ledger = ledger
+    if nothing_to_retry(view, ledger):
+        log.debug("retry tick: no target to retry and no ConfigMap changed since the last run")
+        report.skipped = True
+        return report
     owned = ledger.entries
     owned_by_target: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in owned:
         owned_by_target[entry.target].append(entry)
     targets = dict(desired.targets())
     unresolved_entries: list[LedgerEntry] = []
-    for target_id, entries in owned_by_target.items():
+    for target_id, entries in sorted(owned_by_target.items()):
         if target_id in targets:
             continue
         try:
             targets[target_id] = target_from_id(settings, target_id)
         except PermanentError as exc:
-            log.warning(
-                "cannot reach target %s of %d owned connectors: %s",
-                target_id,
-                len(entries),
-                exc,
-                extra={"target": target_id},
+            failure = (
+                f"target {target_id} of {len(entries)} owned connectors cannot be reached: {exc};"
+                " its connectors stay owned, and are not retried before the next resync"
+            )
+            log.error("%s", failure, extra={"target": target_id, "action": "failed"})
+            report.targets.append(
+                TargetReport(
+                    target=Target(id=target_id, base_url=""),
+                    failure=failure,
+                    failure_is_permanent=True,
+                )
             )
             unresolved_entries += entries
 
     session = session or requests.Session()
     new_ledger: list[LedgerEntry] = list(unresolved_entries)
-    for target_id in sorted(targets):
+    for index, target_id in enumerate(sorted(targets)):
         target = targets[target_id]
+        # Each target gets a fair share of the time left, so one that keeps failing (and
+        # retrying) cannot use up the run's deadline and starve the healthy ones.
+        share = deadline.remaining() / (len(targets) - index)
         client = ConnectClient(
             target.base_url,
             session=session,
             auth=target.auth,
             connect_timeout=settings.connect_timeout,
             request_timeout=settings.request_timeout,
-            deadline=deadline,
+            deadline=deadline.share(share),
             redactor=redactor,
             kind=target.kind,
         )
@@ -210,9 +252,26 @@ def reconcile(
         report.targets.append(target_report)
         new_ledger += _ledger_after(target_report, owned_by_target.get(target_id, []))
 
+    report.targets.sort(key=lambda t: t.target.id)
     if view.ledger_known and not dry_run:
         report.ledger_changes = ledger_changes(ledger, new_ledger)
+        if view.is_full:
+            report.status = RunStatus(report.retry_targets, view.inputs_digest())
     return report
+
+
+def nothing_to_retry(view: ClusterView, ledger: Ledger) -> bool:
+    """True for a run made only of `retry` ticks when the last run left no target to retry and
+    no connector or cluster ConfigMap changed since (shell-operator may fold an event into a
+    tick, so the inputs are compared too). A stale snapshot errs towards reconciling."""
+    status = ledger.status
+    return (
+        view.only_retry_ticks
+        and view.is_full
+        and status is not None
+        and not status.retry_targets
+        and status.inputs == view.inputs_digest()
+    )
 
 
 def _reconcile_target(
@@ -230,14 +289,20 @@ def _reconcile_target(
         report.observed = client.list_connectors_expanded()
         _complete_listing(client, report.observed, connectors, owned)
     except (TemporaryError, PermanentError) as exc:
-        # Credentials refused (401/403) will not fix themselves: report them plainly, keep the
-        # other targets' results (exit 0), and wait for the next scheduled run, not a retry loop.
-        temporary = not isinstance(exc, CredentialsRejected)
-        report.failure = f"target {target.id}: cannot list connectors: {exc}"
-        report.failure_is_permanent = not temporary
+        # Credentials refused (401/403), an unknown cluster: retrying cannot fix them. Report
+        # them plainly, keep the other targets' results, and wait for the resync, not a loop.
+        report.failure_is_permanent = isinstance(exc, PermanentError)
+        report.failure = _target_failure(target, exc)
         log.error("%s", report.failure, extra={"target": target.id, "action": "failed"})
         report.outcomes = [
-            Outcome(Result.FAILED, target.id, c.name, c.source, "target unavailable", temporary)
+            Outcome(
+                Result.FAILED,
+                target.id,
+                c.name,
+                c.source,
+                "target unavailable",
+                temporary=not report.failure_is_permanent,
+            )
             for c in connectors
         ]
         return report
@@ -290,6 +355,26 @@ def _complete_listing(
         current = observed.get(name)
         if current is not None and current.config is None:
             observed[name] = replace(current, config=client.get_connector_config(name))
+
+
+def _target_failure(target: Target, exc: Exception) -> str:
+    """A plain sentence on why a target failed, and when it is tried again."""
+    status = exc.status if isinstance(exc, ConnectHTTPError) else None
+    if status in (401, 403):
+        why = (
+            f"it refuses our credentials ({status}): check CONNECT_REST_KEY and"
+            " CONNECT_REST_SECRET (Confluent Cloud) or the Connect URL's auth"
+        )
+    elif status == 404 and target.server_rewrites_config:
+        why = "Confluent Cloud knows no such environment or cluster (404): check its ConfigMap"
+    else:
+        why = f"cannot list connectors: {exc}"
+    when = (
+        "not retried before the next resync or change"
+        if isinstance(exc, PermanentError)
+        else "retried within a minute (CONNECT_OPERATOR_RETRY_SCHEDULE)"
+    )
+    return f"target {target.id}: {why}; {when}"
 
 
 def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:

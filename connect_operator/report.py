@@ -24,9 +24,11 @@ METRIC_GROUP = "connect_operator"
 def patch_operations(report: RunReport, settings: Settings) -> list[dict[str, Any]]:
     """The Kubernetes operations this run asks shell-operator to perform."""
     changes = report.ledger_changes
-    if changes is None or not (changes or report.ledger.legacy_entries):
+    if changes is None:
         return []
-    return ledger_operations(settings.ledger_name, settings.own_namespace, report.ledger, changes)
+    return ledger_operations(
+        settings.ledger_name, settings.own_namespace, report.ledger, changes, report.status
+    )
 
 
 def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[str, Any]]:
@@ -50,6 +52,9 @@ def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[s
                 "connect_operator_connectors", count, target=target.target.id, result=result.value
             )
         gauge("connect_operator_target_up", 0 if target.failure else 1, target=target.target.id)
+        if target.failure:
+            kind = "permanent" if target.failure_is_permanent else "temporary"
+            gauge("connect_operator_target_failed", 1, target=target.target.id, kind=kind)
         refused = len(target.plan.refused_deletes) if target.plan else 0
         gauge("connect_operator_deletes_refused", refused, target=target.target.id)
         managed = {

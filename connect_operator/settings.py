@@ -20,6 +20,7 @@ DEFAULT_CONFIG_DIR = "/etc/config/connect-operator"
 DEFAULT_CONFLUENT_CLOUD_API_URL = "https://api.confluent.cloud"
 DEFAULT_LABEL_SELECTOR = "destination=connect"
 DEFAULT_RESYNC_SCHEDULE = "*/5 * * * *"
+DEFAULT_RETRY_SCHEDULE = "* * * * *"
 DEFAULT_LEDGER_NAME = "connect-operator-ledger"
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -44,6 +45,10 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
     "POD_NAMESPACE": ("the operator's own namespace; holds the ledger", "default"),
     "CONNECTOR_LABEL_SELECTOR": ("label selector of connector ConfigMaps", DEFAULT_LABEL_SELECTOR),
     "RESYNC_SCHEDULE": ("crontab of the periodic full reconcile", DEFAULT_RESYNC_SCHEDULE),
+    "CONNECT_OPERATOR_RETRY_SCHEDULE": (
+        "crontab of the retry check: reconciles again only after a temporary failure or a change",
+        DEFAULT_RETRY_SCHEDULE,
+    ),
     "CONNECT_OPERATOR_LEDGER_NAME": ("name of the ownership ledger ConfigMap", DEFAULT_LEDGER_NAME),
     "CONNECT_OPERATOR_REQUEST_TIMEOUT": (
         "seconds to wait for one Connect response",
@@ -100,6 +105,7 @@ class Settings:
     own_namespace: str = "default"
     label_selector: str = DEFAULT_LABEL_SELECTOR
     resync_schedule: str = DEFAULT_RESYNC_SCHEDULE
+    retry_schedule: str = DEFAULT_RETRY_SCHEDULE
     ledger_name: str = DEFAULT_LEDGER_NAME
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -138,6 +144,7 @@ class Settings:
             own_namespace=own_namespace,
             label_selector=text("CONNECTOR_LABEL_SELECTOR", DEFAULT_LABEL_SELECTOR),
             resync_schedule=text("RESYNC_SCHEDULE", DEFAULT_RESYNC_SCHEDULE),
+            retry_schedule=text("CONNECT_OPERATOR_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE),
             ledger_name=text("CONNECT_OPERATOR_LEDGER_NAME", DEFAULT_LEDGER_NAME),
             request_timeout=_seconds(environ, "CONNECT_OPERATOR_REQUEST_TIMEOUT", 30.0),
             connect_timeout=_seconds(environ, "CONNECT_OPERATOR_CONNECT_TIMEOUT", 5.0),

@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 
 from tests.support.fake_connect import FakeConnect
-from tests.support.shell_operator import HOOK, ShellOperator, discover_hooks, hook_config
+from tests.support.shell_operator import (
+    HOOK,
+    ShellOperator,
+    discover_hooks,
+    group_contexts,
+    hook_config,
+)
 from tests.unit.conftest import CANARIES, DATA, connector_json
 
 
@@ -201,7 +207,9 @@ def test_rebalance_conflicts_are_retried_within_the_run(
     assert "c" in fake_connect.connectors
 
 
-def test_unreachable_connect_exits_non_zero_quickly(base_env: dict[str, str]) -> None:
+def test_unreachable_connect_is_reported_in_served_metrics_and_retried_soon(
+    base_env: dict[str, str],
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -209,17 +217,55 @@ def test_unreachable_connect_exits_non_zero_quickly(base_env: dict[str, str]) ->
     operator.put_configmap("c", {"c.json": connector_json("c")})
     started = time.monotonic()
     run = operator.run()
-    assert run.returncode == 1
+    # Exit 0, or shell-operator would throw away the metrics that show the outage.
+    assert run.returncode == 0
     assert time.monotonic() - started < 60
-    assert run.patch == ""  # nothing learned, nothing to write
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 0
+    kind = {"target": "self-managed", "kind": "temporary"}
+    assert operator.metric("connect_operator_target_failed", **kind) == 1
+    assert _status(operator)["retry"] == ["self-managed"]
+    assert any("retried within a minute" in line["msg"] for line in run.log_lines())
 
 
-def test_a_connect_that_keeps_failing_exits_non_zero(
+def test_a_connect_that_keeps_failing_is_retried_by_the_next_retry_tick(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
-    fake_connect.fail_next("GET", "/connectors", *[(503, "unavailable")] * 20)
+    fake_connect.fail_next("GET", "/connectors", *[(503, "unavailable")] * 10)
     operator.put_configmap("c", {"c.json": connector_json("c")})
-    assert operator.run().returncode == 1
+    first = operator.run()
+    assert first.returncode == 0 and fake_connect.connectors == {}
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 0
+    second = operator.run_with(_retry_tick(operator))
+    assert second.returncode == 0 and "c" in fake_connect.connectors
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 1
+    assert _status(operator)["retry"] == []
+
+
+def test_a_retry_tick_with_nothing_to_retry_and_nothing_changed_sends_no_request(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("c", {"c.json": connector_json("c")})
+    assert operator.run().returncode == 0
+    fake_connect.requests.clear()
+    tick = operator.run_with(_retry_tick(operator))
+    assert tick.returncode == 0 and fake_connect.requests == []
+    assert tick.patch == "" and tick.metrics == ""
+    # An event folded into a tick (shell-operator keeps only a group's last context) still
+    # reconciles, because the ConfigMaps changed since the last run.
+    operator.put_configmap("d", {"d.json": connector_json("d")})
+    assert operator.run_with(_retry_tick(operator)).returncode == 0
+    assert "d" in fake_connect.connectors
+
+
+def _retry_tick(operator: ShellOperator) -> list[dict[str, object]]:
+    (context,) = group_contexts(operator.config(), operator.store)
+    return [{**context, "binding": "retry"}]
+
+
+def _status(operator: ShellOperator) -> dict[str, object]:
+    ledger = operator.store.get("ConfigMap", "default", "connect-operator-ledger")
+    assert ledger is not None
+    return dict(json.loads(ledger["data"]["status.json"]))
 
 
 def test_the_ledger_holds_names_and_hashes_only(
@@ -305,7 +351,7 @@ def test_patch_file_writes_one_data_key_per_entry_with_merge_patches(
             "app.kubernetes.io/managed-by": "connect-operator"
         }
         assert create["object"]["data"] == {}
-    keys = [key for op in patches for key in op["mergePatch"]["data"]]
+    keys = [key for op in patches for key in op["mergePatch"]["data"] if key != "status.json"]
     assert len(keys) == 2 and all(key.startswith("c.") for key in keys)
     assert {op["name"] for op in patches} <= {
         "connect-operator-ledger",
