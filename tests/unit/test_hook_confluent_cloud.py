@@ -253,6 +253,51 @@ def test_refused_cloud_credentials_are_reported_plainly_and_other_targets_go_on(
     assert_no_canary(operator, tmp_path)
 
 
+def test_rejections_in_each_error_shape_are_scoped_to_their_connector(
+    operator: ShellOperator, cloud: FakeConfluentCloud
+) -> None:
+    unknown = datagen("no-such-plugin").replace('"DatagenSource"', '"NoSuchSource"')
+    operator.put_configmap("bad", {"b.json": unknown}, CC_LABELS)
+    operator.put_configmap("invalid", {"i.json": datagen("invalid")}, CC_LABELS)
+    operator.put_configmap("good", {"g.json": datagen("good")}, CC_LABELS)
+    # inline_response_400's flat {"code", "message"}; the plugin's 500 is {"error_code", ...}
+    cloud.fail_next(
+        "PUT", "/connectors/invalid/config", (400, {"code": 400, "message": "quickstart invalid"})
+    )
+    run = operator.run()
+    assert run.returncode == 0
+    assert sorted(cloud.connectors) == ["good"]
+    failed = {
+        line["connector"]: line["msg"]
+        for line in run.log_lines()
+        if line["level"] == "error" and line.get("connector")
+    }
+    assert "Failed to find any class" in failed["no-such-plugin"]
+    assert "quickstart invalid" in failed["invalid"]
+    assert metric(run, "connect_operator_connectors", target=TARGET, result="failed") == 2
+
+
+def test_an_unknown_cluster_is_reported_down_without_failing_the_run(
+    operator: ShellOperator, cloud: FakeConfluentCloud, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap(
+        "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-nope"}
+    )
+    operator.put_configmap("datagen", {"d.json": datagen("datagen-orders")}, CC_LABELS)
+    operator.put_configmap("local", {"l.json": connector_json("local-sink")})
+    run = operator.run()
+    assert run.returncode == 0
+    assert list(fake_connect.connectors) == ["local-sink"]
+    target = "confluent-cloud/env-123/lkc-nope"
+    assert metric(run, "connect_operator_target_up", target=target) == 0
+    assert any(
+        "account not found" in line["msg"] and line.get("target") == target
+        for line in run.log_lines()
+        if line["level"] == "error"
+    )
+    assert len(cloud.requests) == 1
+
+
 def test_a_connector_that_stays_provisioning_is_reported_as_such_not_as_an_alert(
     operator: ShellOperator, cloud: FakeConfluentCloud
 ) -> None:
