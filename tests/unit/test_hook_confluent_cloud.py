@@ -291,7 +291,7 @@ def test_an_unknown_cluster_is_reported_down_without_failing_the_run(
     target = "confluent-cloud/env-123/lkc-nope"
     assert metric(run, "connect_operator_target_up", target=target) == 0
     assert any(
-        "account not found" in line["msg"] and line.get("target") == target
+        "no such environment or cluster" in line["msg"] and line.get("target") == target
         for line in run.log_lines()
         if line["level"] == "error"
     )
