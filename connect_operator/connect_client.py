@@ -9,6 +9,12 @@ message (Connect's `{"error_code", "message"}`, Confluent Cloud's `{"error": {"c
 "message"}}` or `{"code", "message"}`), scrubbed of secrets; never the request body. 401/403 say
 which credentials to check, never their values. No `requests` exception escapes.
 
+The transport trusts no server: redirects are not followed (a 3xx is an `UnsafeResponse`), a
+body is read as a stream and refused past `max_body_bytes` once decoded (a gzip bomb is stopped
+after that many bytes, not after it has filled the memory), and each attempt runs against a
+wall clock bounded by the run deadline, so a server that trickles one byte a second cannot hold
+the hook past its deadline (socket timeouts bound each read, not the whole answer).
+
 The two dialects (`TargetKind`) differ where the client must know: the expanded listing's query,
 `name` in the PUT body, and DELETE's `{"error": ...}` answer. Whether a PUT created or updated a
 connector comes from the plan, never from the status code (Confluent Cloud answers 200 to both).
@@ -18,7 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,12 +42,17 @@ from connect_operator.errors import (
     ConnectServerError,
     ConnectUnavailable,
     DeadlineExceeded,
+    UnsafeResponse,
     classify_http_error,
 )
 from connect_operator.redaction import Redactor
 from connect_operator.targets import TargetKind
 
 log = logging.getLogger(__name__)
+
+# The most a response body may hold once decoded: an expanded listing of 20 000 connectors
+# is a few tens of MB.
+MAX_BODY_BYTES = 128 * 1024 * 1024
 
 _RETRY_STATUSES = frozenset({409, 502, 503, 504})
 # 500s that say the cluster is moving, not that the request is wrong: a rebalance is expected,
@@ -136,6 +150,7 @@ class ConnectClient:
         redactor: Redactor | None = None,
         sleep: Callable[[float], None] = time.sleep,
         kind: TargetKind = TargetKind.SELF_MANAGED,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.kind = kind
@@ -147,6 +162,7 @@ class ConnectClient:
         self._retry = retry
         self._redact = redactor or Redactor(frozenset())
         self._sleep = sleep
+        self._max_body_bytes = max_body_bytes
         self.requests_sent = 0
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -287,16 +303,21 @@ class ConnectClient:
             if remaining <= 0:
                 raise DeadlineExceeded(f"run deadline passed before {method} {path}")
             timeout = (min(self._connect_timeout, remaining), min(self._request_timeout, remaining))
+            # The whole attempt, headers and body, must finish within this wall-clock budget.
+            budget = min(self._connect_timeout + self._request_timeout, remaining)
             try:
                 self.requests_sent += 1
-                response = self._session.request(
+                response = self._send(
+                    budget,
                     method,
                     self.base_url + path,
                     params=params,
                     json=json,
                     auth=self._auth,
                     timeout=timeout,
-                    headers={"Accept": "application/json"},
+                    headers={"Accept": "application/json", "Accept-Encoding": "gzip, deflate"},
+                    allow_redirects=False,
+                    stream=True,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 connection_failures += 1
@@ -311,6 +332,24 @@ class ConnectClient:
                 raise ConnectUnavailable(
                     f"{method} {path}: request failed: {type(exc).__name__}"
                 ) from None
+            except _BodyTooLarge:
+                raise UnsafeResponse(
+                    method,
+                    path,
+                    0,
+                    f"the response body is larger than {self._max_body_bytes} bytes (decoded);"
+                    " it was not read further",
+                ) from None
+            if 300 <= response.status_code < 400:
+                # Following it would re-send this request, a rendered config with its
+                # passwords included, to wherever the server points.
+                raise UnsafeResponse(
+                    method,
+                    path,
+                    response.status_code,
+                    "the server answered with a redirect, which is never followed: "
+                    "set CONNECT_URL (or CONFLUENT_CLOUD_API_URL) to the final address",
+                )
             if response.status_code < 400:
                 return response
             message = redact(_error_message(response))
@@ -345,6 +384,39 @@ class ConnectClient:
                 continue
             raise error
 
+    def _send(self, budget: float, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange, body read and capped, within `budget` seconds of wall clock.
+
+        The exchange runs in a daemon thread; if it has not finished in time, the connection is
+        shut down and the thread left behind (it holds nothing the run needs)."""
+        outcome: list[requests.Response | BaseException] = []
+        pending: list[requests.Response] = []
+        finished = threading.Event()
+
+        def exchange() -> None:
+            try:
+                response = self._session.request(method, url, **kwargs)
+                pending.append(response)
+                body = _read_capped(response, self._max_body_bytes)
+                # requests keeps a read body in _content; .json() and .text read it from there.
+                response._content = body
+                setattr(response, "_content_consumed", True)  # noqa: B010 - not in the stubs
+                outcome.append(response)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+            finally:
+                finished.set()
+
+        threading.Thread(target=exchange, name="connect-request", daemon=True).start()
+        if not finished.wait(budget):
+            for response in pending:
+                _shut_down(response)
+            raise requests.Timeout(f"no complete answer within {budget:.1f}s")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
     def _pause(self, attempt: int, why: str) -> None:
         delay = min(self._retry.delay(attempt), self._deadline.remaining())
         log.debug("retrying in %.1fs after %s", delay, why)
@@ -364,6 +436,64 @@ class ConnectClient:
         # Drop user-info: a URL such as http://user:pass@host must not reach a log line.
         scheme, _, rest = self.base_url.partition("://")
         return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+_CHUNK = 64 * 1024
+
+
+class _BodyTooLarge(Exception):
+    """The decoded body passed the cap."""
+
+
+def _read_capped(response: requests.Response, cap: int) -> bytes:
+    """The body, decoded (gzip or deflate) as it streams in, refused past `cap` bytes."""
+    try:
+        return _read_and_decode(response, cap)
+    except zlib.error as exc:
+        raise requests.exceptions.ContentDecodingError(f"cannot decode the body: {exc}") from None
+
+
+def _read_and_decode(response: requests.Response, cap: int) -> bytes:
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise requests.exceptions.ContentDecodingError(f"unsupported Content-Encoding {encoding!r}")
+    body = bytearray()
+    while True:
+        chunk = response.raw.read(_CHUNK, decode_content=False)
+        if not chunk:
+            break
+        if decoder is None:
+            body += chunk
+        else:
+            # max_length keeps one compressed chunk from expanding past the cap in memory.
+            body += decoder.decompress(chunk, cap + 1 - len(body))
+            while decoder.unconsumed_tail and len(body) <= cap:
+                body += decoder.decompress(decoder.unconsumed_tail, cap + 1 - len(body))
+        if len(body) > cap:
+            response.close()
+            raise _BodyTooLarge
+    if decoder is not None:
+        body += decoder.flush()
+        if len(body) > cap:
+            raise _BodyTooLarge
+    return bytes(body)
+
+
+def _shut_down(response: requests.Response) -> None:
+    """Interrupt a read blocked on this response's socket (close alone may not)."""
+    try:
+        connection = getattr(response.raw, "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        response.close()
+    except OSError:
+        pass
 
 
 def _retryable(status: int, message: str) -> bool:

@@ -3,8 +3,8 @@
 ::
 
     ConnectOperatorError
-    ├── TemporaryError            retry: the run exits non-zero so shell-operator runs it again
-    │   ├── ConnectUnavailable    connection refused, DNS failure, timeout
+    ├── TemporaryError            may pass: retried in the run, then by the `retry` schedule
+    │   ├── ConnectUnavailable    connection refused, DNS failure, timeout, no whole answer in time
     │   ├── ConnectServerError    5xx, 409 during a rebalance, or 429, after in-run retries
     │   └── DeadlineExceeded      the run's overall deadline passed
     └── PermanentError            scoped to one connector or input; retrying cannot help
@@ -13,7 +13,8 @@
         ├── RenderError           a ConfigMap key does not render to a connector
         ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
         └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
-            └── CredentialsRejected   401/403: the target refuses our credentials
+            ├── CredentialsRejected   401/403: the target refuses our credentials
+            └── UnsafeResponse        a redirect (not followed) or a body over the size cap
 
 `ConnectServerError` and `ConnectRejected` share `ConnectHTTPError`'s fields: the method, the
 path, the status and Connect's own message. They never carry a request body, because a body
@@ -77,6 +78,11 @@ class ConnectServerError(ConnectHTTPError, TemporaryError):
 
 class ConnectRejected(ConnectHTTPError, PermanentError):
     """Connect rejected the request for good: 4xx other than 409, or a missing plugin."""
+
+
+class UnsafeResponse(ConnectRejected):
+    """An answer we refuse to act on: a redirect (following it would re-send a rendered config,
+    passwords included, to wherever it points) or a body larger than the cap (a gzip bomb)."""
 
 
 class CredentialsRejected(ConnectRejected):

@@ -514,6 +514,14 @@ def _log_observed_health(
             "configmap": connector.source.configmap,
             "key": connector.source.key,
         }
+        if current.status_problem:
+            log.warning(
+                "connector %s has a status that cannot be read: %s",
+                connector.name,
+                current.status_problem,
+                extra=context,
+            )
+            continue
         failed_tasks = [task for task, state in current.tasks if state == "FAILED"]
         if current.state == "FAILED":
             trace = current.trace
