@@ -10,6 +10,7 @@
     └── PermanentError            scoped to one connector or input; retrying cannot help
         ├── SettingsError         an environment variable has a bad value
         ├── BindingContextError   the binding-context file is missing or malformed
+        ├── VariablesError        a variables file is malformed (an invalid \\u escape)
         ├── RenderError           a ConfigMap key does not render to a connector
         ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
         └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
@@ -42,6 +43,10 @@ class SettingsError(PermanentError):
 
 class BindingContextError(PermanentError):
     """The binding-context file is missing, not JSON, or not in shell-operator's shape."""
+
+
+class VariablesError(PermanentError):
+    """A `.properties` variables file cannot be read as Java would (it names file and line)."""
 
 
 class RenderError(PermanentError):

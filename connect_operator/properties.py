@@ -1,12 +1,18 @@
 """Variables for the templates: Java `.properties` files and the environment.
 
-Every `*.properties` file under the config directory (recursively, skipping dot-directories such
-as the `..data` links of a mounted Secret) is parsed as `java.util.Properties.load` does:
-`#`/`!` comments, `=`, `:` or whitespace separators, backslash escapes, `\\uXXXX` and
-continuation lines. A key such as `schema.registry.url` becomes the jq variable
-`$SCHEMA_REGISTRY_URL`. `KAFKA_API_KEY`/`KAFKA_API_SECRET` are taken from the `username`/
-`password` of `sasl.jaas.config`, as the original operator did, and are readable both as
-`$KAFKA_API_KEY` and `env.KAFKA_API_KEY`. The JAAS value is read the way Kafka's own `JaasConfig`
+Every `*.properties` file under the config directory is read once. A mounted ConfigMap, Secret or
+projected volume is a tree of symlinks: `..2026_11_29_...` holds the files, `..data` links to it,
+and each visible name (a file, or a sub-folder) links through `..data`. So the walk follows
+symlinked folders, skips every dot-name (the `..` folders are reached through the visible links,
+never read directly, so an old timestamped copy is never read), and reads each real file once.
+A file is parsed as `java.util.Properties.load` does: `#`/`!` comments, `=`, `:` or whitespace
+separators, backslash escapes, `\\uXXXX` and continuation lines; a UTF-8 byte order mark is
+dropped, and an invalid `\\u` escape makes the file an error naming the file and line (Java
+refuses the whole file too), logged, its variables left undefined. A key such as
+`schema.registry.url` becomes the jq variable `$SCHEMA_REGISTRY_URL`.
+`KAFKA_API_KEY`/`KAFKA_API_SECRET` are taken from the `username`/`password` of
+`sasl.jaas.config`, as the original operator did, and are readable both as `$KAFKA_API_KEY` and
+`env.KAFKA_API_KEY`. The JAAS value is read the way Kafka's own `JaasConfig`
 tokenises it: `'` and `"` quotes alike (Confluent Cloud's generated client configuration uses
 single quotes), backslash escapes inside quotes, `//` and `/* */` comments, and `;` ending each
 login module entry.
@@ -17,10 +23,13 @@ Nothing here logs a value: only key names and file names.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from connect_operator.errors import VariablesError
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +57,32 @@ class Variables:
 
 
 def parse_properties(text: str) -> dict[str, str]:
-    """Parse the text of a Java properties file into an ordered key -> value dict."""
+    """Parse the text of a Java properties file into an ordered key -> value dict.
+
+    VariablesError names the line of an invalid `\\u` escape (never the value)."""
     result: dict[str, str] = {}
-    for logical_line in _logical_lines(text):
-        key, value = _split_key_value(logical_line)
+    for line_number, logical_line in _logical_lines(text.removeprefix("\ufeff")):
+        try:
+            key, value = _split_key_value(logical_line)
+        except _MalformedEscape:
+            raise VariablesError(
+                f"line {line_number}: malformed \\uxxxx escape (four hex digits must follow \\u)"
+            ) from None
         result[key] = value
     return result
 
 
-def _logical_lines(text: str) -> Iterator[str]:
+class _MalformedEscape(ValueError):
+    """A `\\u` not followed by four hex digits."""
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     natural_lines = re.split(r"\r\n|\r|\n", text)
     index = 0
     while index < len(natural_lines):
         line = natural_lines[index].lstrip(" \t\f")
         index += 1
+        first_line = index
         if not line or line[0] in "#!":
             continue
         parts = []
@@ -73,7 +94,7 @@ def _logical_lines(text: str) -> Iterator[str]:
             line = natural_lines[index].lstrip(" \t\f")
             index += 1
         parts.append(line)
-        yield "".join(parts)
+        yield first_line, "".join(parts)
 
 
 def _ends_with_continuation(line: str) -> bool:
@@ -112,8 +133,11 @@ def _unescape(text: str) -> str:
         if position + 1 >= length:
             break  # a lone trailing backslash is dropped, as Java does
         escaped = text[position + 1]
-        if escaped == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[position + 2 : position + 6]):
-            out.append(chr(int(text[position + 2 : position + 6], 16)))
+        if escaped == "u":
+            digits = text[position + 2 : position + 6]
+            if not re.fullmatch(r"[0-9a-fA-F]{4}", digits):
+                raise _MalformedEscape
+            out.append(chr(int(digits, 16)))
             position += 6
             continue
         out.append(_ESCAPES.get(escaped, escaped))
@@ -245,17 +269,27 @@ def jaas_credentials(jaas_config: str) -> dict[str, str]:
 
 
 def properties_files(config_dir: Path) -> list[Path]:
-    """Every `*.properties` file under config_dir, sorted, skipping dot-directories and files."""
+    """Every `*.properties` file under config_dir, by visible path, each real file once.
+
+    Symlinked folders are followed (a mounted volume links its sub-folders through `..data`);
+    dot-names are skipped; a folder reached twice (a link loop) is walked once."""
     if not config_dir.is_dir():
         return []
-    found = []
-    for path in config_dir.rglob("*.properties"):
-        relative = path.relative_to(config_dir)
-        if any(part.startswith(".") for part in relative.parts):
+    found: dict[str, Path] = {}
+    walked: set[str] = set()
+    for root, folders, files in os.walk(config_dir, followlinks=True):
+        real_root = os.path.realpath(root)
+        if real_root in walked:
+            folders[:] = []
             continue
-        if path.is_file():
-            found.append(path)
-    return sorted(found)
+        walked.add(real_root)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith(".") or not name.endswith(".properties") or not path.is_file():
+                continue
+            found.setdefault(os.path.realpath(path), path)
+    return sorted(found.values())
 
 
 def load_variables(config_dir: Path, environ: Mapping[str, str]) -> Variables:
@@ -276,7 +310,12 @@ def load_variables(config_dir: Path, environ: Mapping[str, str]) -> Variables:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
-        for key, value in parse_properties(text).items():
+        try:
+            parsed = parse_properties(text)
+        except VariablesError as exc:
+            log.error("variables file %s: %s; none of its variables are defined", path, exc)
+            continue
+        for key, value in parsed.items():
             name = variable_name(key)
             if name in origins and values[name] != value:
                 log.warning(

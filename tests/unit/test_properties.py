@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
+from connect_operator.errors import VariablesError
 from connect_operator.properties import (
     JaasSyntaxError,
     jaas_credentials,
     load_variables,
     parse_properties,
+    properties_files,
     variable_name,
 )
 
@@ -174,3 +177,61 @@ def test_kafka_credentials_are_variables_and_environment(tmp_path: Path) -> None
 
 def test_a_missing_config_directory_means_no_variables(tmp_path: Path) -> None:
     assert dict(load_variables(tmp_path / "absent", {}).values) == {}
+
+
+def _mount_like_kubernetes(config: Path, files: dict[str, str], stamp: str) -> None:
+    """The layout kubelet writes for a ConfigMap/Secret/projected volume: files in a timestamped
+    folder, `..data` linking to it, and each top-level name linking through `..data`."""
+    timestamped = config / stamp
+    for relative, text in files.items():
+        target = timestamped / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    (config / "..data").symlink_to(stamp)
+    for top in sorted({relative.split("/")[0] for relative in files}):
+        (config / top).symlink_to(f"..data/{top}")
+
+
+def test_a_projected_volume_is_read_through_its_symlinks_each_file_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    _mount_like_kubernetes(
+        config,
+        {"kafka.properties": "bootstrap.servers=b:9092\n", "team/orders.properties": "topic=t\n"},
+        "..2026_11_29_10_00_00.123456789",
+    )
+    # an older copy kubelet has not cleaned up yet must not be read
+    (config / "..2026_11_28_09_00_00.1").mkdir()
+    (config / "..2026_11_28_09_00_00.1" / "kafka.properties").write_text("stale=1\n")
+    with caplog.at_level(logging.WARNING):
+        variables = load_variables(config, {})
+    assert dict(variables.values) == {"BOOTSTRAP_SERVERS": "b:9092", "TOPIC": "t"}
+    assert "overrides" not in caplog.text  # nothing was read twice
+    assert variables.origins["TOPIC"] == str(config / "team" / "orders.properties")
+
+
+def test_a_link_loop_is_walked_once(tmp_path: Path) -> None:
+    (tmp_path / "a.properties").write_text("x=1\n")
+    (tmp_path / "loop").symlink_to(".")
+    assert properties_files(tmp_path) == [tmp_path / "a.properties"]
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    (tmp_path / "bom.properties").write_bytes("\ufefffirst.key=1\nsecond=2\n".encode())
+    assert dict(load_variables(tmp_path, {}).values) == {"FIRST_KEY": "1", "SECOND": "2"}
+
+
+def test_an_invalid_unicode_escape_is_reported_with_its_file_and_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "good.properties").write_text("fine=1\n")
+    (tmp_path / "bad.properties").write_text("# comment\nok=1\nsecret=CANARY-\\u12G4\n")
+    with caplog.at_level(logging.ERROR):
+        variables = load_variables(tmp_path, {})
+    assert dict(variables.values) == {"FINE": "1"}
+    assert f"{tmp_path / 'bad.properties'}: line 3: malformed \\uxxxx escape" in caplog.text
+    assert "CANARY" not in caplog.text
+    with pytest.raises(VariablesError, match="line 2"):
+        parse_properties("a=1\nb=\\u00\n")
