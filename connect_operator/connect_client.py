@@ -78,6 +78,15 @@ class ConnectorStatus:
 
 
 @dataclass(frozen=True)
+class ConfigValidation:
+    """`PUT /connector-plugins/{plugin}/config/validate`: how many errors the plugin found in a
+    config, and each error as (config key, message), messages redacted."""
+
+    error_count: int
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ObservedConnector:
     """A connector as the target's expanded `GET /connectors` reports it.
 
@@ -240,6 +249,28 @@ class ConnectClient:
     def resume_connector(self, name: str) -> None:
         """`PUT /connectors/{name}/resume`: asynchronous (202); the state follows later."""
         self._request("PUT", f"/connectors/{_segment(name)}/resume")
+
+    def validate_connector_plugin_config(
+        self, plugin: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
+    ) -> ConfigValidation:
+        """`PUT /connector-plugins/{plugin}/config/validate`: check a config, change nothing.
+
+        Connect answers 200 with `error_count` and, per config key, `value.errors`; a plugin it
+        does not have is a 500 (`ConnectRejected`, as for a PUT of its config). Messages may echo
+        values, so they are scrubbed of secrets like any error.
+        """
+        path = f"/connector-plugins/{_segment(plugin)}/config/validate"
+        answer = _object(self._call("PUT", path, json=dict(config), secrets=secrets))
+        redact = self._redact.extended(secrets) if secrets else self._redact
+        errors: list[tuple[str, str]] = []
+        for item in answer.get("configs") or []:
+            value = _object(_object(item).get("value"))
+            for message in value.get("errors") or []:
+                errors.append((str(value.get("name", "")), redact(str(message))))
+        count = answer.get("error_count")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ConnectServerError("PUT", path, 200, "answer has no error_count")
+        return ConfigValidation(error_count=count, errors=tuple(errors))
 
     # -- parsing -----------------------------------------------------------------------------
 
@@ -607,6 +638,7 @@ def _status(status: Any) -> ConnectorStatus:
 
 
 __all__ = [
+    "ConfigValidation",
     "ConnectClient",
     "ConnectOperatorError",
     "ConnectorStatus",

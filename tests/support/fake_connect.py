@@ -93,6 +93,9 @@ class FakeConnect:
             if not expand:
                 return 200, sorted(self.connectors)
             return 200, {name: self._expanded(name, expand) for name in sorted(self.connectors)}
+        validating = len(segments) == 4 and segments[2:] == ["config", "validate"]
+        if method == "PUT" and segments[:1] == ["connector-plugins"] and validating:
+            return self._validate(segments[1], body)
         if segments[:1] == ["connectors"] and len(segments) >= 2:
             name = segments[1]
             rest = segments[2:]
@@ -130,6 +133,52 @@ class FakeConnect:
         stored = {**self.added_defaults, **body, "name": name}
         self.connectors[name] = stored
         return (201 if created else 200), {"name": name, "config": stored, "tasks": []}
+
+    def _validate(self, plugin: str, body: Any) -> tuple[int, Any]:
+        """Connect's validate answer: 200 with `error_count` and each key's `value.errors`.
+
+        Checks what the real FileStream connectors and `ConnectorConfig` check: `tasks.max` a
+        positive integer, a sink's `topics` or `topics.regex`, a FileStream source's `topic`.
+        """
+        if not isinstance(body, dict):
+            return 500, {"error_code": 500, "message": "Cannot deserialize value"}
+        included = body.get("connector.class")
+        if included is not None and not str(included).endswith(plugin):
+            message = f"Included connector type {included} does not match request type {plugin}"
+            return 400, {"error_code": 400, "message": message}
+        if plugin not in KNOWN_CLASSES:
+            return 500, {
+                "error_code": 500,
+                "message": "Failed to find any class that implements Connector and which name "
+                f"matches {plugin}",
+            }
+        errors: dict[str, list[str]] = {key: [] for key in body}
+        tasks_max = str(body.get("tasks.max", "1"))
+        if not tasks_max.isdigit() or int(tasks_max) < 1:
+            errors.setdefault("tasks.max", []).append(
+                f"Invalid value {tasks_max} for configuration tasks.max: Not a number of type INT"
+            )
+        if "Sink" in plugin and not (body.get("topics") or body.get("topics.regex")):
+            errors.setdefault("topics", []).append("Must configure one of topics or topics.regex")
+        if "FileStreamSource" in plugin and not body.get("topic"):
+            errors.setdefault("topic", []).append(
+                'Missing required configuration "topic" which has no default value.'
+            )
+        configs = [
+            {
+                "definition": {"name": key},
+                "value": {
+                    "name": key,
+                    "value": body.get(key),
+                    "recommended_values": [],
+                    "errors": messages,
+                    "visible": True,
+                },
+            }
+            for key, messages in sorted(errors.items())
+        ]
+        count = sum(len(messages) for messages in errors.values())
+        return 200, {"name": plugin, "error_count": count, "groups": ["Common"], "configs": configs}
 
     def _visible_config(self, name: str) -> dict[str, str]:
         return {
