@@ -14,7 +14,7 @@ export KUSTOMIZE
 CLUSTER := $(PY) -m tests.kafka.cluster
 
 .PHONY: help install tools jars test test-unit test-deploy test-integration lint \
-        connect-up connect-down connect-status demo bench clean
+        connect-up connect-down connect-status demo plan bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ lint: install ## ruff and mypy
 
 demo: connect-up ## run the operator's hook on the example ConfigMaps against the local cluster
 	$(PY) -m tests.kafka.demo
+
+plan: connect-up ## connect-operator plan of k8s/examples/connectors against the local cluster (PLAN_ARGS=...)
+	CONNECT_URL=$$($(CLUSTER) up 2>/dev/null | sed -n 's/^CONNECT_URL=//p') \
+	CONNECT_OPERATOR_CONFIG_DIR=k8s/examples/variables CONNECT_OPERATOR_TEMPLATE_ENV=CONNECTOR_OWNER \
+	CONNECTOR_OWNER=$${CONNECTOR_OWNER:-connect-operator-demo} \
+	$(VENV)/bin/connect-operator plan -f k8s/examples/connectors $(PLAN_ARGS)
 
 bench: install ## scaling figures: a reconcile of 10..3000 connectors against a fake Connect
 	$(PY) -m bench.reconcile_scale --sizes 10,100,1000,3000

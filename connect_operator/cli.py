@@ -3,6 +3,8 @@
 - `hook`: what `hooks/connect-operator` runs under shell-operator.
 - `run --binding-context FILE [--dry-run]`: the same reconcile, locally, with a human summary.
 - `render --binding-context FILE [--show-secrets]`: the rendered connectors, secrets masked.
+- `plan -f FILE|FOLDER|- [--ledger FILE] [--offline] [--validate] [--output text|json|markdown]
+  [--detailed-exitcode]`: what applying these manifests would do to the live targets.
 - `config`: the shell-operator binding configuration for the current environment.
 - `status`: a table of the connectors on CONNECT_URL with their state and tasks.
 - `settings`: the effective settings (secrets shown as set/unset).
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ from connect_operator.desired import desired_state
 from connect_operator.errors import ConnectOperatorError, PermanentError
 from connect_operator.hook import main as hook_main
 from connect_operator.logs import configure_logging
+from connect_operator.plan_report import PlanReport, format_json, format_markdown, format_text
+from connect_operator.plan_run import PlanOptions, make_plan
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import reconcile, secrets_redactor
 from connect_operator.redaction import masked
@@ -145,6 +150,119 @@ def render(binding_context: Path, show_secrets: bool) -> None:
             err=True,
         )
     sys.exit(1 if desired.errors else 0)
+
+
+class _UsageErrorExitsOne(click.Command):
+    """`plan` keeps terraform's codes: 2 means "changes", so a usage error exits 1, not 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]
+            raise
+
+
+@cli.command(cls=_UsageErrorExitsOne)
+@click.option(
+    "-f",
+    "--filename",
+    "sources",
+    multiple=True,
+    required=True,
+    metavar="FILE|FOLDER|-",
+    help="Manifests: a YAML file (several documents allowed), a folder (read recursively), or -"
+    " for stdin, e.g. `kustomize build overlay | connect-operator plan -f -`. Repeatable.",
+)
+@click.option(
+    "--ledger",
+    "ledger_files",
+    multiple=True,
+    metavar="FILE",
+    help="The ledger ConfigMaps, as `kubectl get configmap -l"
+    " app.kubernetes.io/managed-by=connect-operator -o yaml` prints them (a List or several"
+    " documents): then the plan shows the prunes. Repeatable.",
+)
+@click.option(
+    "-n",
+    "--namespace",
+    help="Namespace of objects that name none (default: POD_NAMESPACE, else default).",
+)
+@click.option("--offline", is_flag=True, help="Read no target: render and check every key.")
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Also check each create and update with Connect's"
+    " PUT /connector-plugins/{class}/config/validate (which changes nothing).",
+)
+@click.option("--show-secrets", is_flag=True, help="Show values that came from secrets too.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes (0: none, 1: error), like terraform plan.",
+)
+def plan(
+    sources: tuple[str, ...],
+    ledger_files: tuple[str, ...],
+    namespace: str | None,
+    offline: bool,
+    validate: bool,
+    show_secrets: bool,
+    output: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what applying these manifests would do to the live Connect targets.
+
+    The same render, normalisation and planning as the hook; one listing per target, nothing
+    written. Exits 0 (no changes, or changes without --detailed-exitcode), 1 (an error: a
+    target that cannot be read, an invalid connector, a manifest that is not YAML) or 2
+    (changes, with --detailed-exitcode).
+    """
+    try:
+        settings = Settings.from_env(os.environ)
+        variables = load_variables(
+            settings.config_dir, template_environ(os.environ, settings.template_env)
+        )
+        configure_logging(
+            secrets_redactor(variables, settings),
+            json_lines=False,
+            stream=sys.stderr,
+            level=logging.WARNING,
+        )
+        options = PlanOptions(
+            sources=sources,
+            ledger_files=ledger_files,
+            namespace=namespace,
+            offline=offline,
+            validate=validate,
+            show_secrets=show_secrets,
+        )
+        # Every error the reconcile logs (a key that does not render, a refused delete, a target
+        # down) is a line of the plan; printing it twice would only bury the plan.
+        reconcile_log = logging.getLogger("connect_operator.reconcile")
+        level = reconcile_log.level
+        reconcile_log.setLevel(logging.CRITICAL)
+        try:
+            result = make_plan(options, variables, settings, sys.stdin)
+        finally:
+            reconcile_log.setLevel(level)
+    except ConnectOperatorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    formatters: dict[str, Callable[[PlanReport], str]] = {
+        "text": format_text,
+        "json": format_json,
+        "markdown": format_markdown,
+    }
+    click.echo(formatters[output](result))
+    sys.exit(result.exit_code(detailed_exitcode))
 
 
 @cli.command()

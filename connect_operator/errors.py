@@ -11,6 +11,7 @@
         ├── SettingsError         an environment variable has a bad value
         ├── BindingContextError   the binding-context file is missing or malformed
         ├── VariablesError        a variables file is malformed (an invalid \\u escape)
+        ├── ManifestError         a manifest file (for `plan`) is missing or not YAML
         ├── RenderError           a ConfigMap key does not render to a connector
         ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
         └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
@@ -47,6 +48,11 @@ class BindingContextError(PermanentError):
 
 class VariablesError(PermanentError):
     """A `.properties` variables file cannot be read as Java would (it names file and line)."""
+
+
+class ManifestError(PermanentError):
+    """A manifest given to `connect-operator plan` cannot be read: missing, not YAML, or a
+    ConfigMap Kubernetes would refuse. The message names the file and line."""
 
 
 class RenderError(PermanentError):
