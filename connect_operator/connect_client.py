@@ -250,6 +250,11 @@ class ConnectClient:
         """`PUT /connectors/{name}/resume`: asynchronous (202); the state follows later."""
         self._request("PUT", f"/connectors/{_segment(name)}/resume")
 
+    def stop_connector(self, name: str) -> None:
+        """`PUT /connectors/{name}/stop`: self-managed Connect 3.5+ only (204); Confluent Cloud
+        has no such endpoint."""
+        self._request("PUT", f"/connectors/{_segment(name)}/stop")
+
     def validate_connector_plugin_config(
         self, plugin: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
     ) -> ConfigValidation:

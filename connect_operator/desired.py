@@ -23,7 +23,7 @@ from connect_operator.errors import PermanentError
 from connect_operator.properties import Variables
 from connect_operator.sandbox import Limits
 from connect_operator.settings import Settings
-from connect_operator.targets import Target, check_path_segment, target_for
+from connect_operator.targets import Target, TargetKind, check_path_segment, target_for
 from connect_operator.templating import RemainingTime, config_hash, render_connectors
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ class DesiredConnector:
     enabled: bool
     # A digest of the template's inputs, recorded in the ledger for a render cache ("" = none).
     inputs: str = ""
+    # The declared desired state: running, paused or stopped (templating.STATES).
+    state: str = "running"
 
     @property
     def config_hash(self) -> str:
@@ -142,6 +144,11 @@ def desired_state(
                 check_path_segment("connector name", rendered.name)
             except PermanentError as exc:
                 problem = str(exc)
+            if rendered.state == "stopped" and target.kind is TargetKind.CONFLUENT_CLOUD:
+                problem = (
+                    'state "stopped" is not supported on Confluent Cloud: its connect/v1 API'
+                    ' can only pause and resume a connector; declare "paused" instead'
+                )
         if problem is not None or isinstance(rendered, PermanentError) or isinstance(target, str):
             errors.append(DeclarationError(source, problem or "not a connector"))
             broken.add(source)
@@ -154,6 +161,7 @@ def desired_state(
                 secret_keys=rendered.secret_keys,
                 source=source,
                 enabled=configmap.labels.get(ENABLED_LABEL) == "true",
+                state=rendered.state,
             )
         )
     connectors: list[DesiredConnector] = []

@@ -45,6 +45,30 @@ class Result(str, Enum):
     FAILED = "failed"
 
 
+class Lifecycle(str, Enum):
+    """`PUT /connectors/{name}/<value>`: what makes the live state the declared `state`."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+def lifecycle_call(declared: str, live: str | None, exists: bool) -> Lifecycle | None:
+    """The call that turns the live state into the declared one (running, paused, stopped);
+    None when none is needed, or when the live state is unknown (then nothing is done)."""
+    if not exists:
+        return {"paused": Lifecycle.PAUSE, "stopped": Lifecycle.STOP}.get(declared)
+    if live is None:
+        return None
+    if declared == "running":
+        return Lifecycle.RESUME if live in ("PAUSED", "STOPPED") else None
+    if declared == "paused":
+        return Lifecycle.PAUSE if live != "PAUSED" else None
+    if declared == "stopped":
+        return Lifecycle.STOP if live != "STOPPED" else None
+    return None
+
+
 @dataclass(frozen=True)
 class Action:
     """One decision for one connector on one target: `kind` is the result it aims at."""
@@ -56,6 +80,8 @@ class Action:
     source: Source | None = None
     desired: DesiredConnector | None = None
     changed_keys: tuple[str, ...] = ()
+    # The lifecycle call that makes the live state the declared one, after any config PUT.
+    lifecycle: Lifecycle | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,9 @@ def plan_target(
         connector = wanted[name]
         current = observed.get(name)
         if current is None:
-            actions.append(_action(Result.CREATED, connector, "declared and missing"))
+            call = lifecycle_call(connector.state, None, exists=False)
+            reason = "declared and missing" + (f", then {connector.state}" if call else "")
+            actions.append(_action(Result.CREATED, connector, reason, lifecycle=call))
             continue
         if current.config is None:
             # Fail closed: "no config listed" is not "everything changed" (every run would PUT,
@@ -115,8 +143,18 @@ def plan_target(
             last_applied_hash=last_hash.get(name),
             server_rewrites_config=server_rewrites_config,
         )
+        # A state change alone is no config update: no PUT of the config, only the call.
+        call = (
+            lifecycle_call(connector.state, current.state, exists=True)
+            if current.status_problem is None
+            else None
+        )
         if keys:
-            actions.append(_action(Result.UPDATED, connector, "config differs", keys))
+            reason = "config differs" + (f", and state is {current.state}" if call else "")
+            actions.append(_action(Result.UPDATED, connector, reason, keys, call))
+        elif call:
+            reason = f"state is {current.state}, declared {connector.state}"
+            actions.append(_action(Result.UPDATED, connector, reason, lifecycle=call))
         else:
             actions.append(_action(Result.UNCHANGED, connector, "config matches"))
 
@@ -188,7 +226,11 @@ def not_what_we_applied(entry: LedgerEntry, current: ObservedConnector) -> str:
 
 
 def _action(
-    kind: Result, connector: DesiredConnector, reason: str, keys: tuple[str, ...] = ()
+    kind: Result,
+    connector: DesiredConnector,
+    reason: str,
+    keys: tuple[str, ...] = (),
+    lifecycle: Lifecycle | None = None,
 ) -> Action:
     return Action(
         kind=kind,
@@ -198,4 +240,5 @@ def _action(
         source=connector.source,
         desired=connector,
         changed_keys=keys,
+        lifecycle=lifecycle,
     )

@@ -48,7 +48,15 @@ from connect_operator.ledger import (
     ledger_changes,
     read_ledger,
 )
-from connect_operator.plan import CLASS_KEY, Action, Replaced, Result, TargetPlan, plan_target
+from connect_operator.plan import (
+    CLASS_KEY,
+    Action,
+    Lifecycle,
+    Replaced,
+    Result,
+    TargetPlan,
+    plan_target,
+)
 from connect_operator.properties import Variables
 from connect_operator.redaction import Redactor
 from connect_operator.settings import Settings
@@ -395,9 +403,16 @@ def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
                 outcomes.append(_log_outcome(action, Result.DELETED))
             else:
                 assert action.desired is not None
-                client.put_connector_config(
-                    action.connector, action.desired.config, action.desired.secret_values()
-                )
+                if action.kind is Result.CREATED or action.changed_keys:
+                    client.put_connector_config(
+                        action.connector, action.desired.config, action.desired.secret_values()
+                    )
+                if action.lifecycle is Lifecycle.PAUSE:
+                    client.pause_connector(action.connector)
+                elif action.lifecycle is Lifecycle.RESUME:
+                    client.resume_connector(action.connector)
+                elif action.lifecycle is Lifecycle.STOP:
+                    client.stop_connector(action.connector)
                 # From the plan, not the status code: Confluent Cloud answers 200 to a create.
                 outcomes.append(_log_outcome(action, action.kind))
         except (ConnectUnavailable, DeadlineExceeded) as exc:

@@ -3,7 +3,9 @@
 A program runs with `null` input, the `.properties` variables as `$NAME` and the template
 environment (`template_env`) as `env`/`$ENV`. It must yield exactly one
 `{"name": "...", "config": {...}}` whose config values are strings, numbers or booleans; Connect
-stores every value as a string, so they are turned into strings here, once.
+stores every value as a string, so they are turned into strings here, once. An optional
+`"state": "running" | "paused" | "stopped"` (default `running`) is the connector's desired
+state.
 
 Programs are untrusted: `sandbox` runs them in a bounded child process. Before that, each one is
 checked to be self-contained (its brackets, strings and comments close inside it), so that it
@@ -53,6 +55,10 @@ class RemainingTime(Protocol):
         """Seconds left."""
 
 
+# The desired states a connector document may declare (`"state"`), running by default.
+STATES = ("running", "paused", "stopped")
+
+
 @dataclass(frozen=True)
 class RenderedConnector:
     """A connector as the template declares it, values already strings."""
@@ -61,6 +67,8 @@ class RenderedConnector:
     config: Mapping[str, str]
     # keys whose values contain a secret the program reads
     secret_keys: frozenset[str]
+    # the declared desired state: one of STATES
+    state: str = "running"
 
     def masked_config(self) -> dict[str, str]:
         """The config with every secret value replaced by a mask."""
@@ -183,7 +191,7 @@ def render_connectors(
 
 
 def _connector(program: str, variables: Variables, outputs: list[Any]) -> RenderedConnector:
-    name, config = _connector_from_output(outputs)
+    name, config, state = _connector_from_output(outputs)
     secrets = readable_secrets(program, variables)
     for origin, value in secrets.items():
         if value in name:
@@ -195,7 +203,7 @@ def _connector(program: str, variables: Variables, outputs: list[Any]) -> Render
     secret_keys = frozenset(
         key for key, value in config.items() if any(secret in value for secret in values)
     )
-    return RenderedConnector(name=name, config=config, secret_keys=secret_keys)
+    return RenderedConnector(name=name, config=config, secret_keys=secret_keys, state=state)
 
 
 def self_contained_problem(program: str) -> str | None:
@@ -278,15 +286,22 @@ def _hide_shortened(message: str, secrets: set[str]) -> str:
     return "".join(pieces) + message[done:]
 
 
-def _connector_from_output(output: list[Any]) -> tuple[str, dict[str, str]]:
+def _connector_from_output(output: list[Any]) -> tuple[str, dict[str, str], str]:
     if len(output) != 1:
         raise RenderError(f"the program must yield exactly one object, it yielded {len(output)}")
     document = output[0]
     if not isinstance(document, dict):
         raise RenderError(f"the program must yield an object, it yielded {_type_name(document)}")
-    unknown = sorted(set(document) - {"name", "config"})
+    unknown = sorted(set(document) - {"name", "config", "state"})
     if unknown:
-        raise RenderError(f"unexpected top-level keys {unknown}; only name and config are read")
+        raise RenderError(
+            f"unexpected top-level keys {unknown}; only name, config and state are read"
+        )
+    state = document.get("state", "running")
+    if state not in STATES:
+        raise RenderError(
+            f'"state" must be one of {", ".join(STATES)}, got {json.dumps(state)[:40]}'
+        )
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RenderError('"name" must be a non-empty string')
@@ -300,7 +315,7 @@ def _connector_from_output(output: list[Any]) -> tuple[str, dict[str, str]]:
         raise RenderError(f'config "name" differs from the connector name {name!r}')
     if "connector.class" not in config:
         raise RenderError('config has no "connector.class"')
-    return name, config
+    return name, config, state
 
 
 def _connect_string(key: str, value: Any) -> str:

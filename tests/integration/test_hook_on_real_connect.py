@@ -412,3 +412,60 @@ def test_the_demo_examples_run_on_real_connect(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "RUNNING" in done.stdout
+
+
+def with_state(program: str, state: str) -> str:
+    """A connector document with a top-level `state`."""
+    return program[: program.rindex("}")] + f', "state": "{state}"}}'
+
+
+def settled_state(url: str, name: str, state: str, timeout: float = 30) -> dict[str, Any]:
+    """The connector's status once it reports `state` (pause and stop are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = settled_listing(url, {name})[name]["status"]
+        if status["connector"]["state"] == state:
+            return dict(status)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} never became {state}: {status}")
+        time.sleep(0.3)
+
+
+def test_declared_states_are_applied_and_an_unchanged_rerun_writes_nothing(
+    operator: ShellOperator, proxy: RecordingProxy, prefix: str, connect_cluster: Any
+) -> None:
+    stopped, paused, running = f"{prefix}stopped", f"{prefix}paused", f"{prefix}running"
+    operator.put_configmap(
+        "states",
+        {
+            "s.json": with_state(sink(stopped), "stopped"),
+            "p.json": with_state(sink(paused), "paused"),
+            "r.json": sink(running),
+        },
+    )
+    ok(operator.run())
+    url = connect_cluster.urls[0]
+    assert settled_state(url, stopped, "STOPPED")["tasks"] == []
+    settled_state(url, paused, "PAUSED")
+    settled_state(url, running, "RUNNING")
+    assert sorted((e.method, e.path, e.status) for e in proxy.writes()) == [
+        ("PUT", f"/connectors/{paused}/config", 201),
+        ("PUT", f"/connectors/{paused}/pause", 202),
+        ("PUT", f"/connectors/{running}/config", 201),
+        ("PUT", f"/connectors/{stopped}/config", 201),
+        ("PUT", f"/connectors/{stopped}/stop", 204),
+    ]
+    proxy.exchanges.clear()
+    ok(operator.run(trigger="Schedule"))
+    assert proxy.writes() == []
+    operator.put_configmap(
+        "states",
+        {"s.json": sink(stopped), "p.json": sink(paused), "r.json": sink(running)},
+    )
+    ok(operator.run())
+    settled_state(url, stopped, "RUNNING")
+    settled_state(url, paused, "RUNNING")
+    assert sorted((e.method, e.path, e.status) for e in proxy.writes()) == [
+        ("PUT", f"/connectors/{paused}/resume", 202),
+        ("PUT", f"/connectors/{stopped}/resume", 202),
+    ]

@@ -54,6 +54,8 @@ class FakeConnect:
     masks_secrets: tuple[str, ...] = ()  # keys answered as "****" (Confluent Cloud style)
     added_defaults: dict[str, str] = field(default_factory=dict)
     connectors: dict[str, dict[str, str]] = field(default_factory=dict)
+    # connector -> PAUSED or STOPPED (set by /pause and /stop); absent: RUNNING
+    states: dict[str, str] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     # (method, path-prefix) -> list of (status, message) answered before normal behaviour
     failures: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
@@ -105,7 +107,16 @@ class FakeConnect:
                 if name not in self.connectors:
                     return 404, {"error_code": 404, "message": f"Connector {name} not found"}
                 del self.connectors[name]
+                self.states.pop(name, None)
                 return 204, None
+            if method == "PUT" and rest in (["pause"], ["resume"], ["stop"]):
+                if name not in self.connectors:
+                    return 404, {"error_code": 404, "message": f"Unknown connector {name}"}
+                if rest == ["resume"]:
+                    self.states.pop(name, None)
+                else:
+                    self.states[name] = "PAUSED" if rest == ["pause"] else "STOPPED"
+                return (204 if rest == ["stop"] else 202), None
             if method == "GET" and rest == ["status"]:
                 if name not in self.connectors:
                     return 404, {"error_code": 404, "message": f"No status found for {name}"}
@@ -187,10 +198,13 @@ class FakeConnect:
         }
 
     def _status(self, name: str) -> dict[str, Any]:
+        # Connect: a stopped connector has no tasks; a paused one's tasks are paused.
+        state = self.states.get(name, "RUNNING")
+        tasks = [] if state == "STOPPED" else [{"id": 0, "state": state, "worker_id": "fake:8083"}]
         return {
             "name": name,
-            "connector": {"state": "RUNNING", "worker_id": "fake:8083"},
-            "tasks": [{"id": 0, "state": "RUNNING", "worker_id": "fake:8083"}],
+            "connector": {"state": state, "worker_id": "fake:8083"},
+            "tasks": tasks,
             "type": "source",
         }
 

@@ -7,14 +7,16 @@ import pytest
 from connect_operator.connect_client import ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
 from connect_operator.ledger import LedgerEntry
-from connect_operator.plan import Result, plan_target
+from connect_operator.plan import Lifecycle, Result, lifecycle_call, plan_target
 from connect_operator.targets import Target
 from connect_operator.templating import config_hash
 
 TARGET = Target(id="self-managed", base_url="http://connect")
 
 
-def desired(name: str, enabled: bool = True, cm: str = "ns/cm", **config: str) -> DesiredConnector:
+def desired(
+    name: str, enabled: bool = True, cm: str = "ns/cm", state: str = "running", **config: str
+) -> DesiredConnector:
     return DesiredConnector(
         target=TARGET,
         name=name,
@@ -22,6 +24,7 @@ def desired(name: str, enabled: bool = True, cm: str = "ns/cm", **config: str) -
         secret_keys=frozenset(),
         source=Source(cm, f"{name}.json"),
         enabled=enabled,
+        state=state,
     )
 
 
@@ -206,3 +209,49 @@ def test_a_declared_connector_listed_without_a_config_is_never_planned_from_it()
             {"a": ObservedConnector(name="a", config=None)},
             [],
         )
+
+
+@pytest.mark.parametrize(
+    ("declared", "live", "exists", "call"),
+    [
+        ("running", None, False, None),
+        ("paused", None, False, Lifecycle.PAUSE),
+        ("stopped", None, False, Lifecycle.STOP),
+        ("running", "RUNNING", True, None),
+        ("running", "PROVISIONING", True, None),
+        ("running", "FAILED", True, None),
+        ("running", "PAUSED", True, Lifecycle.RESUME),
+        ("running", "STOPPED", True, Lifecycle.RESUME),
+        ("paused", "RUNNING", True, Lifecycle.PAUSE),
+        ("paused", "PROVISIONING", True, Lifecycle.PAUSE),
+        ("paused", "PAUSED", True, None),
+        ("stopped", "RUNNING", True, Lifecycle.STOP),
+        ("stopped", "STOPPED", True, None),
+        ("paused", None, True, None),  # the live state is unknown: do nothing
+    ],
+)
+def test_the_lifecycle_call_makes_the_live_state_the_declared_one(
+    declared: str, live: str | None, exists: bool, call: Lifecycle | None
+) -> None:
+    assert lifecycle_call(declared, live, exists) is call
+
+
+def test_a_state_change_alone_is_an_update_without_config_keys() -> None:
+    paused = ObservedConnector(name="a", config={"connector.class": "X"}, state="PAUSED")
+    (action,) = plan_target("self-managed", [desired("a")], {"a": paused}, []).actions
+    assert action.kind is Result.UPDATED
+    assert action.changed_keys == () and action.lifecycle is Lifecycle.RESUME
+    assert "state is PAUSED, declared running" in action.reason
+
+
+def test_a_new_connector_declared_paused_is_created_then_paused() -> None:
+    (action,) = plan_target("self-managed", [desired("a", state="paused")], {}, []).actions
+    assert action.kind is Result.CREATED and action.lifecycle is Lifecycle.PAUSE
+
+
+def test_an_unreadable_status_never_changes_the_state() -> None:
+    broken = ObservedConnector(
+        name="a", config={"connector.class": "X"}, status_problem="malformed status"
+    )
+    plan = plan_target("self-managed", [desired("a", state="paused")], {"a": broken}, [])
+    assert kinds(plan) == {"a": Result.UNCHANGED}

@@ -61,12 +61,27 @@ def test_a_value_computed_from_a_secret_is_still_masked() -> None:
         ('{"name": "c", "config": {"topic": "t"}}', 'no "connector.class"'),
         ('{"name": "c", "config": {"connector.class": "X", "name": "d"}}', "differs"),
         ('{"name": "c", "config": {"connector.class": "X"}, "extra": 1}', "unexpected top-level"),
+        ('{"name": "c", "config": {"connector.class": "X"}, "state": "PAUSED"}', '"state" must'),
+        ('{"name": "c", "config": {"connector.class": "X"}, "state": null}', "running, paused"),
     ],
 )
 def test_bad_programs_fail_with_a_clear_message(program: str, message: str) -> None:
     with pytest.raises(RenderError, match=None) as caught:
         render_connector(program, VARIABLES)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("document", "state"),
+    [
+        ('{"name": "c", "config": {"connector.class": "X"}}', "running"),
+        ('{"name": "c", "config": {"connector.class": "X"}, "state": "running"}', "running"),
+        ('{"name": "c", "config": {"connector.class": "X"}, "state": "paused"}', "paused"),
+        ('{"name": "c", "config": {"connector.class": "X"}, "state": "stopped"}', "stopped"),
+    ],
+)
+def test_a_document_may_declare_its_desired_state(document: str, state: str) -> None:
+    assert render_connector(document, VARIABLES).state == state
 
 
 def test_jq_errors_never_show_a_secret_value() -> None:

@@ -1,0 +1,124 @@
+"""The declared `"state"` of a connector, through the real hook: pause and resume on Confluent
+Cloud (where `stopped` is a declaration error), pause, resume and stop on self-managed Connect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
+from tests.support.fake_connect import FakeConnect
+from tests.support.shell_operator import ShellOperator
+from tests.unit.test_hook_confluent_cloud import CC_LABELS, CLOUD_SECRET, cloud_operator, datagen
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeConfluentCloud]:
+    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", CLOUD_SECRET))) as fake:
+        yield fake
+
+
+def with_state(program: str, state: str) -> str:
+    """A connector document with a top-level `state`."""
+    return program[: program.rindex("}")] + f', "state": "{state}"}}'
+
+
+def local(name: str, state: str | None = None) -> str:
+    document: dict[str, object] = {
+        "name": name,
+        "config": {"connector.class": "FileStreamSink", "topics": "t"},
+    }
+    if state:
+        document["state"] = state
+    return json.dumps(document)
+
+
+def test_a_managed_connector_declared_paused_is_created_then_paused_and_left_alone(
+    base_env: dict[str, str],
+    tmp_path: Path,
+    cloud: FakeConfluentCloud,
+    fake_connect: FakeConnect,
+) -> None:
+    operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
+    operator.put_configmap("d", {"d.json": with_state(datagen("orders"), "paused")}, CC_LABELS)
+    assert operator.run().returncode == 0
+    assert [(r.method, r.path) for r in cloud.writes()] == [
+        ("PUT", "/connectors/orders/config"),
+        ("PUT", "/connectors/orders/pause"),
+    ]
+    assert cloud.connectors["orders"].state == "PAUSED"
+    cloud.requests.clear()
+    run = operator.run(trigger="Schedule")
+    assert run.returncode == 0
+    assert cloud.writes() == []
+
+
+def test_a_managed_connector_paused_by_hand_is_resumed_without_a_config_put(
+    base_env: dict[str, str],
+    tmp_path: Path,
+    cloud: FakeConfluentCloud,
+    fake_connect: FakeConnect,
+) -> None:
+    operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
+    operator.put_configmap("d", {"d.json": datagen("orders")}, CC_LABELS)
+    assert operator.run().returncode == 0
+    cloud.connectors["orders"].state = "PAUSED"  # someone paused it in the Cloud console
+    cloud.requests.clear()
+    run = operator.run(trigger="Schedule")
+    assert run.returncode == 0
+    assert [(r.method, r.path) for r in cloud.writes()] == [("PUT", "/connectors/orders/resume")]
+    assert any(
+        "has been updated: state is PAUSED, declared running" in line["msg"]
+        for line in run.log_lines()
+    )
+
+
+def test_stopped_on_confluent_cloud_is_a_declaration_error_naming_the_key(
+    base_env: dict[str, str],
+    tmp_path: Path,
+    cloud: FakeConfluentCloud,
+    fake_connect: FakeConnect,
+) -> None:
+    operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
+    operator.put_configmap("d", {"d.json": with_state(datagen("orders"), "stopped")}, CC_LABELS)
+    operator.put_configmap("ok", {"ok.json": datagen("fine")}, CC_LABELS)
+    run = operator.run()
+    assert run.returncode == 0
+    assert list(cloud.connectors) == ["fine"]
+    errors = [line for line in run.log_lines() if line["level"] == "error"]
+    assert any(
+        line.get("configmap") == "default/d"
+        and line.get("key") == "d.json"
+        and 'state "stopped" is not supported on Confluent Cloud' in line["msg"]
+        for line in errors
+    )
+
+
+def test_self_managed_connectors_are_stopped_paused_and_resumed_as_declared(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("s", {"s.json": local("stopped-one", "stopped")})
+    operator.put_configmap("p", {"p.json": local("paused-one", "paused")})
+    operator.put_configmap("r", {"r.json": local("running-one")})
+    assert operator.run().returncode == 0
+    writes = sorted((r.method, r.path) for r in fake_connect.writes())
+    assert writes == [
+        ("PUT", "/connectors/paused-one/config"),
+        ("PUT", "/connectors/paused-one/pause"),
+        ("PUT", "/connectors/running-one/config"),
+        ("PUT", "/connectors/stopped-one/config"),
+        ("PUT", "/connectors/stopped-one/stop"),
+    ]
+    assert fake_connect.states == {"stopped-one": "STOPPED", "paused-one": "PAUSED"}
+    fake_connect.requests.clear()
+    assert operator.run(trigger="Schedule").returncode == 0
+    assert fake_connect.writes() == []
+    operator.put_configmap("p", {"p.json": local("paused-one", "running")})
+    assert operator.run().returncode == 0
+    assert [(r.method, r.path) for r in fake_connect.writes()] == [
+        ("PUT", "/connectors/paused-one/resume")
+    ]
+    assert "paused-one" not in fake_connect.states
