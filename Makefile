@@ -72,7 +72,8 @@ plan: connect-up ## connect-operator plan of k8s/examples/connectors against the
 	CONNECTOR_OWNER=$${CONNECTOR_OWNER:-connect-operator-demo} \
 	$(VENV)/bin/connect-operator plan -f k8s/examples/connectors $(PLAN_ARGS)
 
-bench: install ## scaling figures: a reconcile of 10..3000 connectors against a fake Connect
+bench: install ## scaling figures: the hook process and an in-process reconcile, against a fake Connect
+	$(PY) -m bench.hook_scale --sizes 100,1000,10000
 	$(PY) -m bench.reconcile_scale --sizes 10,100,1000,3000
 
 clean: connect-down

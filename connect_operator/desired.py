@@ -10,21 +10,45 @@ When two ConfigMaps declare one connector name on one target, the ConfigMap that
 says owns it keeps it and the other is a declaration error; when neither owns it, both are
 errors and the name is `contested`, so that no third owner's entry prunes it either. Namespaces
 therefore cannot take each other's connectors.
+
+Rendering is skipped where nothing that feeds a program changed. Each ledger entry records an
+`inputs` digest (the program text and every variable and environment value it can read, see
+`templating.inputs_digest`) beside the hash of the config last applied. When a key's digest
+equals its entry's and the live connector's normalised config still hashes to the entry's hash,
+rendering would give exactly that config: the live one is used, and the key is not rendered. A
+changed variable or environment value changes the digest of every program that can read it (a
+program that reads `env` as a whole reads every environment value), a program using `now` or
+`$__loc__` is never cached, and a target that masks values always renders, so a stale render is
+never used.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from connect_operator.binding import ConfigMapView
-from connect_operator.errors import PermanentError
+from connect_operator.errors import PermanentError, RenderError
+from connect_operator.ledger import LedgerEntry
+from connect_operator.normalize import normalise
 from connect_operator.properties import Variables
 from connect_operator.sandbox import Limits
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, TargetKind, check_path_segment, target_for
-from connect_operator.templating import RemainingTime, config_hash, render_connectors
+from connect_operator.templating import (
+    RemainingTime,
+    RenderedConnector,
+    config_hash,
+    inputs_digest,
+    render_connectors,
+    secret_keys_of,
+)
+
+if TYPE_CHECKING:
+    from connect_operator.connect_client import ObservedConnector
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +79,7 @@ class DesiredConnector:
     # The declared desired state: running, paused or stopped (templating.STATES).
     state: str = "running"
 
-    @property
+    @cached_property
     def config_hash(self) -> str:
         """Digest of the config, for the ledger."""
         return config_hash(self.config)
@@ -96,22 +120,21 @@ def desired_state(
     *,
     owners: Mapping[tuple[str, str], str] | None = None,
     deadline: RemainingTime | None = None,
+    ledger: Sequence[LedgerEntry] = (),
+    observe: Observe | None = None,
 ) -> DesiredState:
     """Render every key of every connector ConfigMap; errors are collected, not raised.
 
     `owners` maps (target id, connector name) to the ConfigMap the ledger records as its owner.
+    With `ledger` and `observe` (a target's listing, or None when it cannot be had), a key whose
+    inputs did not change since its ledger entry, and whose live connector still has the config
+    that entry recorded, is not rendered again (see the module docstring).
     """
     owners = owners or {}
     errors: list[DeclarationError] = []
     broken: set[Source] = set()
     ordered = sorted(configmaps, key=lambda cm: (cm.namespace, cm.name))
     declarations = [(configmap, key) for configmap in ordered for key in sorted(configmap.data)]
-    rendered_all = render_connectors(
-        [configmap.data[key] for configmap, key in declarations],
-        variables,
-        limits=Limits(settings.template_cpu_seconds, settings.template_memory_mb),
-        deadline=deadline,
-    )
     targets: dict[str, Target | str] = {}
     for configmap in ordered:
         try:
@@ -130,8 +153,28 @@ def desired_state(
                 configmap.ref,
                 extra={"configmap": configmap.ref},
             )
+    programs = [configmap.data[key] for configmap, key in declarations]
+    digests = [inputs_digest(program, variables) for program in programs]
+    rendered_all: list[RenderedConnector | RenderError | None] = [None] * len(declarations)
+    if observe is not None:
+        for index, connector in _unchanged_since_last_run(
+            declarations, digests, targets, ledger, variables, observe
+        ):
+            rendered_all[index] = connector
+    to_render = [index for index, known in enumerate(rendered_all) if known is None]
+    fresh = render_connectors(
+        [programs[index] for index in to_render],
+        variables,
+        limits=Limits(settings.template_cpu_seconds, settings.template_memory_mb),
+        deadline=deadline,
+    )
+    for index, result in zip(to_render, fresh, strict=True):
+        rendered_all[index] = result
     candidates: dict[tuple[str, str], list[DesiredConnector]] = {}
-    for (configmap, key), rendered in zip(declarations, rendered_all, strict=True):
+    for (configmap, key), maybe_rendered, digest in zip(
+        declarations, rendered_all, digests, strict=True
+    ):
+        rendered = maybe_rendered if maybe_rendered is not None else RenderError("not rendered")
         source = Source(configmap.ref, key)
         target = targets[configmap.ref]
         problem: str | None = None
@@ -153,17 +196,20 @@ def desired_state(
             errors.append(DeclarationError(source, problem or "not a connector"))
             broken.add(source)
             continue
-        candidates.setdefault((target.id, rendered.name), []).append(
-            DesiredConnector(
-                target=target,
-                name=rendered.name,
-                config=dict(rendered.config),
-                secret_keys=rendered.secret_keys,
-                source=source,
-                enabled=configmap.labels.get(ENABLED_LABEL) == "true",
-                state=rendered.state,
-            )
+        declared = DesiredConnector(
+            target=target,
+            name=rendered.name,
+            config=dict(rendered.config),
+            secret_keys=rendered.secret_keys,
+            source=source,
+            enabled=configmap.labels.get(ENABLED_LABEL) == "true",
+            state=rendered.state,
+            inputs=inputs_key(digest, rendered.state),
         )
+        if isinstance(rendered, _CachedRender):
+            # Known: the live config hashed to it. Saves hashing the config again.
+            declared.__dict__["config_hash"] = rendered.config_hash
+        candidates.setdefault((target.id, rendered.name), []).append(declared)
     connectors: list[DesiredConnector] = []
     contested: dict[str, set[str]] = {}
     for (target_id, name), claims in candidates.items():
@@ -201,3 +247,74 @@ def desired_state(
         frozenset(broken),
         {target_id: frozenset(names) for target_id, names in contested.items()},
     )
+
+
+_STATE = " state="
+
+
+def inputs_key(digest: str | None, state: str) -> str:
+    """The ledger's `inputs` value: the digest, and the declared state when it is not running
+    (the state is part of what a program yields, but not of the config hash)."""
+    if digest is None:
+        return ""
+    return digest if state == "running" else f"{digest}{_STATE}{state}"
+
+
+Observe = Callable[[Target], "Mapping[str, ObservedConnector] | None"]
+
+
+def _unchanged_since_last_run(
+    declarations: Sequence[tuple[ConfigMapView, str]],
+    digests: Sequence[str | None],
+    targets: Mapping[str, Target | str],
+    ledger: Sequence[LedgerEntry],
+    variables: Variables,
+    observe: Observe,
+) -> Iterator[tuple[int, RenderedConnector]]:
+    """The keys whose render would give what is live and recorded: their connectors, unrendered.
+
+    A key qualifies when its ledger entry (same ConfigMap and key, same target) records the same
+    inputs digest (program text, and every variable and environment value it can read), and the
+    live connector's normalised config hashes to the entry's last-applied hash. Then rendering
+    would yield that very config. Targets that mask or add values (Confluent Cloud) always render.
+    """
+    entries = {(entry.configmap, entry.key): entry for entry in ledger if entry.inputs}
+    for index, ((configmap, key), digest) in enumerate(zip(declarations, digests, strict=True)):
+        entry = entries.get((configmap.ref, key))
+        target = targets[configmap.ref]
+        recorded, _, state = entry.inputs.partition(_STATE) if entry is not None else ("", "", "")
+        if (
+            entry is None
+            or digest is None
+            or recorded != digest
+            or isinstance(target, str)
+            or target.id != entry.target
+            or target.server_rewrites_config
+            or configmap.labels.get(ENABLED_LABEL) != "true"
+        ):
+            continue
+        listing = observe(target)
+        live = listing.get(entry.connector) if listing is not None else None
+        if live is None or live.config is None:
+            continue
+        config = normalise(live.config)
+        if config_hash(config) != entry.hash:
+            continue
+        program = configmap.data[key]
+        yield (
+            index,
+            _CachedRender(
+                name=entry.connector,
+                config=config,
+                secret_keys=secret_keys_of(program, variables, config),
+                state=state or "running",
+                config_hash=entry.hash,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _CachedRender(RenderedConnector):
+    """What the render would give, taken from the live connector, with its known hash."""
+
+    config_hash: str = ""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import requests
@@ -173,6 +173,10 @@ def reconcile(
     deadline = deadline or Deadline(settings.run_deadline)
     redactor = secrets_redactor(variables, settings)
     ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
+    session = session or requests.Session()
+    listings = _Listings(
+        session, settings, deadline, redactor, len({entry.target for entry in ledger.entries})
+    )
     desired = desired_state(
         view.declared_configmaps(),
         view.cluster_configmaps,
@@ -180,6 +184,8 @@ def reconcile(
         settings,
         owners={(e.target, e.connector): e.configmap for e in ledger.entries},
         deadline=deadline,
+        ledger=ledger.entries,
+        observe=listings.observe,
     )
     report = RunReport(dry_run=dry_run)
     for error in desired.errors:
@@ -229,7 +235,6 @@ def reconcile(
             )
             unresolved_entries += entries
 
-    session = session or requests.Session()
     new_ledger: list[LedgerEntry] = list(unresolved_entries)
     for index, target_id in enumerate(sorted(targets)):
         target = targets[target_id]
@@ -249,6 +254,7 @@ def reconcile(
         target_report = _reconcile_target(
             target,
             client,
+            lambda target, client=client: listings.listing(target, client),  # type: ignore[misc]
             [c for c in desired.connectors if c.target.id == target_id],
             owned_by_target.get(target_id, []),
             desired,
@@ -256,7 +262,7 @@ def reconcile(
             settings,
             dry_run,
         )
-        target_report.requests_sent = client.requests_sent
+        target_report.requests_sent = client.requests_sent + listings.requests_sent(target)
         report.targets.append(target_report)
         new_ledger += _ledger_after(target_report, owned_by_target.get(target_id, []))
 
@@ -282,9 +288,78 @@ def nothing_to_retry(view: ClusterView, ledger: Ledger) -> bool:
     )
 
 
+class _Listings:
+    """One client and one listing per target, shared by the render cache and the plan."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        settings: Settings,
+        deadline: Deadline,
+        redactor: Redactor,
+        expected_targets: int,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._deadline = deadline
+        # Like the apply loop's clients, a listing gets a fair share of the time left, so a
+        # target that keeps failing cannot use up the deadline before the others are listed.
+        self._targets_left = max(1, expected_targets)
+        self._redactor = redactor
+        self._clients: dict[str, ConnectClient] = {}
+        self._listings: dict[str, dict[str, ObservedConnector] | ConnectOperatorError] = {}
+
+    def client(self, target: Target) -> ConnectClient:
+        """The target's client, made once."""
+        if target.id not in self._clients:
+            share = self._deadline.remaining() / self._targets_left
+            self._targets_left = max(1, self._targets_left - 1)
+            self._clients[target.id] = ConnectClient(
+                target.base_url,
+                session=self._session,
+                auth=target.auth,
+                connect_timeout=self._settings.connect_timeout,
+                request_timeout=self._settings.request_timeout,
+                deadline=self._deadline.share(share),
+                redactor=self._redactor,
+                kind=target.kind,
+            )
+        return self._clients[target.id]
+
+    def listing(
+        self, target: Target, client: ConnectClient | None = None
+    ) -> dict[str, ObservedConnector]:
+        """`GET /connectors?expand=...` once per run (with `client` if it is not made yet); a
+        failure is raised again each time."""
+        if target.id not in self._listings:
+            try:
+                self._listings[target.id] = (
+                    client or self.client(target)
+                ).list_connectors_expanded()
+            except (TemporaryError, PermanentError) as exc:
+                self._listings[target.id] = exc
+        found = self._listings[target.id]
+        if isinstance(found, ConnectOperatorError):
+            raise found
+        return found
+
+    def requests_sent(self, target: Target) -> int:
+        """Requests the target's listing client made."""
+        client = self._clients.get(target.id)
+        return client.requests_sent if client is not None else 0
+
+    def observe(self, target: Target) -> dict[str, ObservedConnector] | None:
+        """The listing, or None when the target cannot be listed (reported later, once)."""
+        try:
+            return self.listing(target)
+        except (TemporaryError, PermanentError):
+            return None
+
+
 def _reconcile_target(
     target: Target,
     client: ConnectClient,
+    list_connectors: Callable[[Target], dict[str, ObservedConnector]],
     connectors: list[DesiredConnector],
     owned: list[LedgerEntry],
     desired: DesiredState,
@@ -294,7 +369,7 @@ def _reconcile_target(
 ) -> TargetReport:
     report = TargetReport(target=target)
     try:
-        report.observed = client.list_connectors_expanded()
+        report.observed = list_connectors(target)
         _complete_listing(client, report.observed, connectors, owned)
     except (TemporaryError, PermanentError) as exc:
         # Credentials refused (401/403), an unknown cluster: retrying cannot fix them. Report

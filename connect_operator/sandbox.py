@@ -7,7 +7,8 @@ programs run in a forked child, never in the hook itself:
 - the child gets only the template environment (jq's own `env` and `$ENV` read the real process
   environment), `/dev/null` as stdin, stdout and stderr, no core files, an address-space limit
   (`RLIMIT_AS`: its size at start plus `memory_mb`) and, before each program, a CPU-time limit
-  (`RLIMIT_CPU`: the CPU it used so far plus `cpu_seconds`; the kernel sends SIGXCPU after it);
+  (an `ITIMER_PROF` timer of `cpu_seconds`, whose SIGPROF ends the child; `RLIMIT_CPU` a second
+  later as a backstop);
 - programs are compiled together in chunks (jq compiles its whole builtin library with every
   program, about a millisecond each) and each one's result is streamed back on a pipe as soon as
   it is known, so a child that dies takes only the program it was running;
@@ -40,6 +41,7 @@ from connect_operator.errors import DeadlineExceeded
 
 # jq refuses a function over 64 KiB of bytecode; a few hundred typical connectors stay below.
 CHUNK = 128
+_CPU_SIGNALS = (signal.SIGPROF, signal.SIGXCPU)
 # A connector is a few kB; a result bigger than this is a runaway, not a connector.
 MAX_RESULT_BYTES = 1 << 20
 
@@ -184,7 +186,7 @@ class _Child:
 
     def why_it_stopped(self, limits: Limits) -> str:
         """A sentence for the program the child was running when it stopped."""
-        if os.WIFSIGNALED(self.status) and os.WTERMSIG(self.status) == signal.SIGXCPU:
+        if os.WIFSIGNALED(self.status) and os.WTERMSIG(self.status) in _CPU_SIGNALS:
             return f"the program used more than {limits.cpu_seconds} s of CPU time and was stopped"
         if os.WIFSIGNALED(self.status):
             return (
@@ -224,9 +226,14 @@ def _child_main(
     write_fd: int,
 ) -> None:
     faulthandler.disable()  # a test runner's, which would report our own limits as crashes
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    # C code may have set variables os.environ does not know of: empty the C environment itself.
+    import ctypes
+
+    ctypes.CDLL(None).clearenv()
     os.environ.clear()
     os.environ.update(environ)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -285,9 +292,12 @@ class _ChunkRunner:
         self.out.flush()
 
     def allow_cpu(self) -> None:
+        # ITIMER_PROF counts this process's CPU time finely; its SIGPROF, unhandled, ends the
+        # process. RLIMIT_CPU (whole seconds, SIGXCPU) stays as a second, coarser bound.
+        signal.setitimer(signal.ITIMER_PROF, self.limits.cpu_seconds)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = math.ceil(usage.ru_utime + usage.ru_stime)
-        _limit(resource.RLIMIT_CPU, used + self.limits.cpu_seconds)
+        _limit(resource.RLIMIT_CPU, used + self.limits.cpu_seconds + 1)
 
     def wrapped(self, index: int) -> str:
         # The program sits on lines of its own inside parentheses that templating has checked

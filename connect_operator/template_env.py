@@ -85,12 +85,34 @@ def parse_patterns(raw: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[\s,]+", raw.strip()) if part)
 
 
-def _matcher(patterns: Iterable[str]) -> re.Pattern[str]:
-    alternatives = "|".join(fnmatch.translate(pattern) for pattern in patterns) or "(?!)"
-    return re.compile(alternatives)
+class _Patterns:
+    """Names and globs, matched without compiling a regular expression for the common forms."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.prefixes: list[str] = []
+        self.suffixes: list[str] = []
+        self.globs: list[str] = []
+        for pattern in patterns:
+            if not any(char in pattern for char in "*?["):
+                self.exact.add(pattern)
+            elif pattern.endswith("*") and not any(char in pattern[:-1] for char in "*?["):
+                self.prefixes.append(pattern[:-1])
+            elif pattern.startswith("*") and not any(char in pattern[1:] for char in "*?["):
+                self.suffixes.append(pattern[1:])
+            else:
+                self.globs.append(pattern)
+
+    def match(self, name: str) -> bool:
+        return (
+            name in self.exact
+            or name.startswith(tuple(self.prefixes))
+            or name.endswith(tuple(self.suffixes))
+            or any(fnmatch.fnmatchcase(name, glob) for glob in self.globs)
+        )
 
 
-_HIDDEN = _matcher(HIDDEN_BY_DEFAULT)
+_HIDDEN = _Patterns(HIDDEN_BY_DEFAULT)
 
 
 def template_environ(
@@ -98,9 +120,9 @@ def template_environ(
 ) -> dict[str, str]:
     """The environment a template may read: the allowlist's names, or all but the hidden ones."""
     if allowlist is None:
-        return {name: value for name, value in environ.items() if not _HIDDEN.fullmatch(name)}
-    allowed = _matcher(allowlist)
-    return {name: value for name, value in environ.items() if allowed.fullmatch(name)}
+        return {name: value for name, value in environ.items() if not _HIDDEN.match(name)}
+    allowed = _Patterns(allowlist)
+    return {name: value for name, value in environ.items() if allowed.match(name)}
 
 
 def is_credential_name(name: str) -> bool:

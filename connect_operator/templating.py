@@ -28,8 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from connect_operator.errors import RenderError
@@ -45,7 +46,8 @@ _VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
 _ENV_USE = re.compile(r"\$ENV\b|(?<![\w$])env\b")
 _ENV_FIELD = re.compile(r'\s*\.\s*(?:"([A-Za-z_][A-Za-z0-9_]*)"|([A-Za-z_][A-Za-z0-9_]*))')
 # Builtins whose result is not a function of the program's inputs.
-_VOLATILE = re.compile(r"(?<![\w$])now\b")
+# (`$__loc__` gives the line within the batch a program was compiled in.)
+_VOLATILE = re.compile(r"(?<![\w$])now\b|\$__loc__\b")
 
 
 class RemainingTime(Protocol):
@@ -85,22 +87,72 @@ class ProgramInputs:
     volatile: bool = False
 
 
+@cache
 def program_inputs(program: str) -> ProgramInputs:
     """The variables and environment names the program's text can reach."""
-    names: set[str] = set()
-    whole_env = False
-    for use in _ENV_USE.finditer(program):
-        field = _ENV_FIELD.match(program, use.end())
-        if field is None:
-            whole_env = True  # `env | keys`, `$ENV[$x]`, ...: it may read anything
-            break
-        names.add(field.group(1) or field.group(2))
+    names, whole_env = _env_reads(program)
+    if whole_env:  # perhaps only "env" inside a string literal: look at the code alone
+        names, whole_env = _env_reads(_code_only(program))
     variables = frozenset(_VARIABLE.findall(program)) - {"ENV"}
     return ProgramInputs(
         variables=variables,
         environ=None if whole_env else frozenset(names),
         volatile=bool(_VOLATILE.search(program)),
     )
+
+
+def _env_reads(text: str) -> tuple[set[str], bool]:
+    names: set[str] = set()
+    for use in _ENV_USE.finditer(text):
+        field = _ENV_FIELD.match(text, use.end())
+        if field is None:
+            return names, True  # `env | keys`, `$ENV[$x]`, ...: it may read anything
+        names.add(field.group(1) or field.group(2))
+    return names, False
+
+
+def _code_only(program: str) -> str:
+    """The program with the text of its string literals and comments blanked out (string
+    interpolations are code and stay)."""
+    out: list[str] = []
+    depth: list[int] = []  # open parentheses inside each interpolation
+    in_string = in_comment = False
+    position = 0
+    while position < len(program):
+        char = program[position]
+        if in_comment:
+            in_comment = char != "\n"
+            out.append(char if char == "\n" else " ")
+        elif in_string:
+            if char == "\\" and program[position + 1 : position + 2] == "(":
+                depth.append(0)
+                in_string = False
+                out.append("\\(")
+                position += 2
+                continue
+            if char == "\\":
+                out.append("  ")
+                position += 2
+                continue
+            in_string = char != '"'
+            out.append(char if char == '"' else " ")
+        else:
+            if char == '"':
+                in_string = True
+            elif char == "#":
+                in_comment = True
+                char = " "
+            elif char == "(" and depth:
+                depth[-1] += 1
+            elif char == ")" and depth:
+                if depth[-1] == 0:
+                    depth.pop()
+                    in_string = True
+                else:
+                    depth[-1] -= 1
+            out.append(char)
+        position += 1
+    return "".join(out)
 
 
 def inputs_digest(program: str, variables: Variables) -> str | None:
@@ -199,11 +251,23 @@ def _connector(program: str, variables: Variables, outputs: list[Any]) -> Render
                 f"the connector name contains the value of {origin}, a secret; names go into"
                 " logs, metrics and the ledger, so they must not"
             )
-    values = list(secrets.values())
-    secret_keys = frozenset(
+    return RenderedConnector(
+        name=name, config=config, secret_keys=_keys_holding(config, secrets.values()), state=state
+    )
+
+
+def secret_keys_of(program: str, variables: Variables, config: Mapping[str, str]) -> frozenset[str]:
+    """The config keys whose values contain a secret the program can read."""
+    return _keys_holding(config, readable_secrets(program, variables).values())
+
+
+def _keys_holding(config: Mapping[str, str], secrets: Iterable[str]) -> frozenset[str]:
+    values = list(secrets)
+    if not values:
+        return frozenset()
+    return frozenset(
         key for key, value in config.items() if any(secret in value for secret in values)
     )
-    return RenderedConnector(name=name, config=config, secret_keys=secret_keys, state=state)
 
 
 def self_contained_problem(program: str) -> str | None:

@@ -274,8 +274,16 @@ def test_the_ledger_holds_names_and_hashes_only(
     _load(operator, "orders-source.yaml")
     assert operator.run().returncode == 0
     (entry,) = operator.ledger()["entries"]
-    assert set(entry) == {"target", "connector", "configmap", "key", "hash", "connector_class"}
-    assert entry["hash"].startswith("sha256:")
+    assert set(entry) == {
+        "target",
+        "connector",
+        "configmap",
+        "key",
+        "hash",
+        "connector_class",
+        "inputs",
+    }
+    assert entry["hash"].startswith("sha256:") and entry["inputs"].startswith("sha256:")
     assert entry["configmap"] == "default/orders-source"
     assert entry["connector_class"] == "FileStreamSource"
 

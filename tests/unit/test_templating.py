@@ -322,7 +322,10 @@ def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
     operator.env.update(
-        CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS="1", CONNECT_OPERATOR_TEMPLATE_MEMORY_MB="64"
+        CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS="1",
+        CONNECT_OPERATOR_TEMPLATE_MEMORY_MB="64",
+        # nine runaways at up to 2 CPU seconds each, on a shared machine
+        CONNECT_OPERATOR_RUN_DEADLINE="180",
     )
     owned_before = {key: connector_json(f"was-{key[:-5]}") for key in RUNAWAYS}
     operator.put_configmap("bad", owned_before)
@@ -334,6 +337,7 @@ def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
     run = operator.run()
     assert run.returncode == 0, run.stdout + run.stderr
     assert {"good-a", "good-c"} <= set(fake_connect.connectors)
+    print(f"nine runaways and three good keys: {run.seconds:.1f} s")
     # what the broken keys created before is kept, not pruned
     assert {f"was-{key[:-5]}" for key in RUNAWAYS} <= set(fake_connect.connectors)
     errors = {line["key"]: line["msg"] for line in run.log_lines() if line["level"] == "error"}
@@ -421,3 +425,179 @@ def test_hook_scrubs_secrets_from_every_channel_and_keeps_other_values_readable(
     for text in (run.stdout, run.stderr, run.patch, run.metrics):
         _secret_free(text)
     assert "orders-connect" in run.metrics or "orders-connect" in run.stdout
+
+
+# --- the render cache ----------------------------------------------------------------------------
+
+
+from connect_operator import desired as desired_module  # noqa: E402
+from connect_operator.binding import binding_configuration, read_binding_context  # noqa: E402
+from connect_operator.connect_client import Deadline  # noqa: E402
+from connect_operator.reconcile import reconcile  # noqa: E402
+from connect_operator.report import patch_operations  # noqa: E402
+from connect_operator.settings import Settings  # noqa: E402
+from tests.support.shell_operator import ObjectStore, group_contexts  # noqa: E402
+
+
+class InProcessHook:
+    """The hook's whole run in this process, counting the programs it renders."""
+
+    def __init__(self, fake: FakeConnect, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fake = fake
+        self.store = ObjectStore()
+        self.settings = Settings(connect_url=fake.url)
+        self.rendered: list[list[str]] = []
+        real = desired_module.render_connectors
+
+        def counting(programs: list[str], *args: object, **kwargs: object) -> object:
+            self.rendered.append(list(programs))
+            return real(programs, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(desired_module, "render_connectors", counting)
+
+    def put(self, name: str, data: dict[str, str]) -> None:
+        self.store.put(
+            {
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"destination": "connect", "enabled": "true"}},
+                "data": data,
+            }
+        )
+
+    def run(self, values: dict[str, str], environ: dict[str, str]) -> list[str]:
+        """One run; returns the programs it rendered."""
+        self.rendered.clear()
+        contexts = group_contexts(binding_configuration(self.settings), self.store)
+        view = read_binding_context(json.dumps(contexts), self.settings)
+        variables = Variables(values=values, environ=environ)
+        report = reconcile(view, variables, self.settings, deadline=Deadline(30))
+        assert report.exit_code == 0
+        for operation in patch_operations(report, self.settings):
+            self.store.apply_patch_text(json.dumps(operation))
+        return [program for batch in self.rendered for program in batch]
+
+
+def _program(name: str, value: str) -> str:
+    return (
+        f'{{"name": "{name}", "config": {{"connector.class": "FileStreamSink", "topics": "t",'
+        f' "value": {value}}}}}'
+    )
+
+
+@pytest.fixture
+def hook(fake_connect: FakeConnect, monkeypatch: pytest.MonkeyPatch) -> InProcessHook:
+    return InProcessHook(fake_connect, monkeypatch)
+
+
+VALUES = {"X": "x1", "Y": "y1", "DB_PASSWORD": "pw1"}
+ENVIRON = {"E": "e1", "F": "f1"}
+PROGRAMS = {
+    "reads-x.json": _program("reads-x", "$X"),
+    "reads-y.json": _program("reads-y", "($Y + $DB_PASSWORD)"),
+    "reads-env-e.json": _program("reads-env-e", "env.E"),
+    "reads-all-env.json": _program("reads-all-env", "(env | tostring)"),
+    "literal.json": _program("literal", '"fixed"'),
+}
+
+
+def test_an_unchanged_run_renders_nothing_and_changes_nothing(hook: InProcessHook) -> None:
+    hook.put("cm", PROGRAMS)
+    assert len(hook.run(VALUES, ENVIRON)) == len(PROGRAMS)
+    hook.fake.requests.clear()
+    assert hook.run(VALUES, ENVIRON) == []
+    assert hook.fake.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("values", "environ", "rerendered", "connector", "expected"),
+    [
+        ({**VALUES, "X": "x2"}, ENVIRON, {"reads-x.json"}, "reads-x", "x2"),
+        ({**VALUES, "DB_PASSWORD": "pw2"}, ENVIRON, {"reads-y.json"}, "reads-y", "y1pw2"),
+        (VALUES, {**ENVIRON, "E": "e2"}, {"reads-env-e.json", "reads-all-env.json"}, None, None),
+        (VALUES, {**ENVIRON, "NEW": "n"}, {"reads-all-env.json"}, None, None),
+        ({**VALUES, "UNUSED": "u"}, ENVIRON, set(), None, None),
+    ],
+)
+def test_a_changed_value_rerenders_exactly_the_programs_that_read_it(
+    hook: InProcessHook,
+    values: dict[str, str],
+    environ: dict[str, str],
+    rerendered: set[str],
+    connector: str | None,
+    expected: str | None,
+) -> None:
+    hook.put("cm", PROGRAMS)
+    hook.run(VALUES, ENVIRON)
+    rendered = hook.run(values, environ)
+    assert sorted(rendered) == sorted(PROGRAMS[key] for key in rerendered)
+    if connector is not None:
+        assert hook.fake.connectors[connector]["value"] == expected
+    for name, config in hook.fake.connectors.items():
+        if name == "reads-env-e":
+            assert config["value"] == environ["E"]
+        if name == "reads-all-env":
+            assert json.loads(config["value"]) == environ
+    # and the run after that is unchanged again
+    assert hook.run(values, environ) == []
+
+
+def test_a_changed_program_or_a_connector_changed_by_hand_is_rendered_again(
+    hook: InProcessHook,
+) -> None:
+    hook.put("cm", PROGRAMS)
+    hook.run(VALUES, ENVIRON)
+    hook.put("cm", {**PROGRAMS, "literal.json": _program("literal", '"changed"')})
+    assert hook.run(VALUES, ENVIRON) == [_program("literal", '"changed"')]
+    assert hook.fake.connectors["literal"]["value"] == "changed"
+    hook.fake.connectors["reads-x"]["value"] = "edited by hand"
+    assert hook.run(VALUES, ENVIRON) == [PROGRAMS["reads-x.json"]]
+    assert hook.fake.connectors["reads-x"]["value"] == "x1"
+
+
+def test_a_program_that_reads_the_clock_is_rendered_every_run(hook: InProcessHook) -> None:
+    clock = _program("clock", '("t" + (now | floor | tostring | .[0:3]))')
+    hook.put("cm", {"clock.json": clock})
+    hook.run(VALUES, ENVIRON)
+    assert hook.run(VALUES, ENVIRON) == [clock]
+
+
+def test_a_cached_connector_still_masks_its_secrets(
+    hook: InProcessHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook.put("cm", PROGRAMS)
+    hook.run(VALUES, ENVIRON)
+    seen: list[frozenset[str]] = []
+    real = desired_module.desired_state
+
+    def spy(*args: object, **kwargs: object) -> object:
+        state = real(*args, **kwargs)  # type: ignore[arg-type]
+        seen.extend(c.secret_keys for c in state.connectors if c.name == "reads-y")
+        return state
+
+    monkeypatch.setattr("connect_operator.reconcile.desired_state", spy)
+    assert hook.run(VALUES, ENVIRON) == []
+    assert seen == [frozenset({"value"})]
+
+
+def test_hook_never_serves_a_stale_render_when_the_environment_changes(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("cm", {"a.json": _program("a", "env.TEAM_NAME")})
+    operator.env["TEAM_NAME"] = "first-team"
+    assert operator.run().returncode == 0
+    assert operator.run().returncode == 0
+    operator.env["TEAM_NAME"] = "second-team"
+    assert operator.run().returncode == 0
+    assert fake_connect.connectors["a"]["value"] == "second-team"
+
+
+def test_a_cached_connector_keeps_its_declared_state(hook: InProcessHook) -> None:
+    paused = (
+        '{"name": "paused-one", "state": "paused",'
+        ' "config": {"connector.class": "FileStreamSink", "topics": "t", "value": $X}}'
+    )
+    hook.put("cm", {"p.json": paused})
+    hook.run(VALUES, ENVIRON)
+    hook.fake.requests.clear()
+    assert hook.run(VALUES, ENVIRON) == []
+    assert hook.fake.writes() == []
