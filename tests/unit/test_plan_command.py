@@ -399,3 +399,69 @@ def test_what_the_plan_says_is_what_the_hook_then_does(
     changes = {k: v for k, v in actions(planned).items() if v in ("create", "update", "delete")}
     assert _hook_actions(run.log_lines()) == changes == {"new": "delete", "changed": "update"}
     assert "foreign" in live.connectors
+
+
+def test_a_key_only_the_live_config_has_shows_as_removed(
+    fake_connect: FakeConnect, env: dict[str, str], tmp_path: Path
+) -> None:
+    fake_connect.connectors["c"] = {
+        "connector.class": SINK,
+        "topics": "t",
+        "errors.tolerance": "all",
+        "name": "c",
+    }
+    path = tmp_path / "cm.yaml"
+    path.write_text(configmap("cm", {"c.json": sink("c")}))
+    result = plan(env, "-f", str(path))
+    assert '      errors.tolerance: "all" -> (absent)' in result.stdout.splitlines()
+
+
+def test_deletes_beyond_the_limit_are_refused_lines_and_an_error(
+    fake_connect: FakeConnect, env: dict[str, str], tmp_path: Path
+) -> None:
+    fake_connect.connectors["old"] = {"connector.class": SINK, "topics": "t", "name": "old"}
+    path = tmp_path / "cm.yaml"
+    path.write_text(configmap("cm", {"old.json": sink("old")}, enabled="false"))
+    result = plan({**env, "CONNECT_OPERATOR_MAX_DELETES": "0"}, "-f", str(path))
+    assert result.exit_code == 1
+    assert "! refused      old on self-managed  (1 deletes on self-managed exceed" in result.stdout
+    assert "delete       old" not in result.stdout
+
+
+def test_with_the_ledger_an_owned_undeclared_connector_is_pruned_unless_someone_replaced_it(
+    fake_connect: FakeConnect, env: dict[str, str], tmp_path: Path
+) -> None:
+    from connect_operator.ledger import LedgerEntry, encode_entry
+
+    entries = [
+        LedgerEntry("self-managed", name, "default/old-cm", f"{name}.json", "h", SINK)
+        for name in ("ours", "swapped")
+    ]
+    fake_connect.connectors["ours"] = {"connector.class": SINK, "topics": "t", "name": "ours"}
+    fake_connect.connectors["swapped"] = {
+        "connector.class": "FileStreamSource",
+        "topic": "t",
+        "name": "swapped",
+    }
+    fake_connect.connectors["foreign"] = {"connector.class": SINK, "topics": "x", "name": "foreign"}
+    ledger = tmp_path / "ledger.yaml"
+    ledger.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "connect-operator-ledger", "namespace": "default"},
+                "data": {e.data_key: encode_entry(e) for e in entries},
+            }
+        )
+    )
+    path = tmp_path / "cm.yaml"
+    path.write_text(configmap("cm", {"kept.json": sink("kept")}))
+    result = plan(env, "-f", str(path), "--ledger", str(ledger), "--output", "json")
+    assert result.exit_code == 1  # the hook reports a replaced connector as failed
+    document = json.loads(result.stdout)
+    assert actions(document) == {"kept": "create", "ours": "delete", "swapped": "replaced"}
+    assert document["ledger"] is True
+    replaced = next(c for c in document["connectors"] if c["action"] == "replaced")
+    assert "its class is now 'FileStreamSource'" in replaced["reason"]
+    assert fake_connect.writes() == []
