@@ -185,7 +185,8 @@ def reconcile(
         owners={(e.target, e.connector): e.configmap for e in ledger.entries},
         deadline=deadline,
         ledger=ledger.entries,
-        observe=listings.observe,
+        # A retry tick with nothing to do sends no request, not even the cache's listing.
+        observe=None if nothing_to_retry(view, ledger) else listings.observe,
     )
     report = RunReport(dry_run=dry_run)
     for error in desired.errors:
