@@ -4,11 +4,16 @@ Each test drives `hooks/connect-operator` the way shell-operator does (binding-c
 the six *_PATH files, patch applied to a store of ConfigMaps) through a recording proxy in front
 of one worker, so writes can be counted. Connectors are FileStreamSource/FileStreamSink, which
 need nothing outside Kafka. Every test uses its own name prefix and removes what it created.
+The last tests hold issue 9's rules 1-3 (ownership never lost to a stale ledger snapshot or a
+failing target; deletions bounded by CONNECT_OPERATOR_MAX_DELETES, checked to be ours, and
+safe from other namespaces) on real Connect.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -20,6 +25,7 @@ from typing import Any
 import pytest
 import requests
 
+from connect_operator.ledger import entry_key, shard_of
 from tests.kafka import cluster
 from tests.support.recording_proxy import RecordingProxy, recording_proxy
 from tests.support.shell_operator import (
@@ -295,7 +301,7 @@ def test_requests_sent_to_the_worker_that_is_not_the_leader_still_work(
     assert f"{prefix}b" not in actual
 
 
-def test_stopped_connect_fails_the_run_within_its_deadline_and_a_restart_converges(
+def test_stopped_connect_is_reported_down_within_the_deadline_and_a_restart_converges(
     restore_workers: Any, prefix: str, variables_dir: Path
 ) -> None:
     urls = restore_workers.urls
@@ -305,11 +311,15 @@ def test_stopped_connect_fails_the_run_within_its_deadline_and_a_restart_converg
     started = time.monotonic()
     failed = operator.run(timeout=120)
     elapsed = time.monotonic() - started
-    assert failed.returncode == 1
+    # Exit 0 so that shell-operator applies the outputs: the outage shows as target_up 0, and
+    # the retry schedule tries again.
+    ok(failed)
     assert elapsed < 45
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 0
     cluster.start_all_workers()
     ok(operator.run())
     settled_listing(urls[0], present={f"{prefix}a"})
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 1
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_creates_nothing_twice(
@@ -470,3 +480,144 @@ def test_declared_states_are_applied_and_an_unchanged_rerun_writes_nothing(
         ("PUT", f"/connectors/{paused}/resume", 202),
         ("PUT", f"/connectors/{stopped}/resume", 202),
     ]
+
+
+# -- issue 9: ownership never lost, deletions bounded and owned (rules 1-3) ----------------
+
+LEDGER = "connect-operator-ledger"
+
+
+def owned(operator: ShellOperator, namespace: str = "default") -> list[str]:
+    ledger = operator.ledger(namespace=namespace)
+    return [] if ledger is None else sorted(entry["connector"] for entry in ledger["entries"])
+
+
+def same_shard_names(base: str) -> tuple[str, str]:
+    """Two connector names whose ledger entries share a ConfigMap, so that rewriting that
+    ConfigMap from a stale snapshot would lose one of them."""
+    by_shard: dict[str, str] = {}
+    for index in itertools.count():
+        name = f"{base}{index}"
+        shard = shard_of(LEDGER, entry_key("self-managed", name))
+        if shard in by_shard:
+            return by_shard[shard], name
+        by_shard[shard] = name
+    raise AssertionError("unreachable")
+
+
+def test_a_stale_ledger_snapshot_orphans_nothing_on_real_connect(
+    connect_cluster: Any, prefix: str, variables_dir: Path
+) -> None:
+    url = connect_cluster.urls[0]
+    first, second = same_shard_names(prefix)
+    operator = make_operator(url, variables_dir)
+    operator.put_configmap("first", {"f.json": sink(first)})
+    ok(operator.run())
+    settled_listing(url, present={first})
+    operator.delete_configmap("first")
+    operator.put_configmap("second", {"s.json": sink(second)})
+    ok(operator.run(stale_ledger=True))  # sees the ledger from before `first` was owned
+    settled_listing(url, present={first, second})
+    assert owned(operator) == sorted([first, second])
+    ok(operator.run())  # a fresh snapshot: `first` is still owned, so it is pruned
+    settled_listing(url, present={second}, absent={first})
+    assert owned(operator) == [second]
+
+
+def test_connectors_created_beside_an_unreachable_target_stay_owned(
+    connect_cluster: Any, prefix: str, variables_dir: Path
+) -> None:
+    url = connect_cluster.urls[0]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    operator = make_operator(
+        url,
+        variables_dir,
+        CONFLUENT_CLOUD_API_URL=f"http://127.0.0.1:{closed}",
+        CONNECT_REST_KEY="key",
+        CONNECT_REST_SECRET="IT-CANARY-CC-SECRET",
+    )
+    operator.put_configmap("cluster", {}, {"environment_id": "env-1", "resource_id": "lkc-1"})
+    operator.put_configmap(
+        "cloud",
+        {"c.json": sink(f"{prefix}cloud")},
+        {"destination": "connect", "enabled": "true", "destination.cc": "cluster"},
+    )
+    operator.put_configmap("local", {"a.json": sink(f"{prefix}a"), "b.json": sink(f"{prefix}b")})
+    ok(operator.run())
+    settled_listing(url, present={f"{prefix}a", f"{prefix}b"})
+    assert owned(operator) == [f"{prefix}a", f"{prefix}b"]
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 1
+    assert operator.metric("connect_operator_target_up", target="confluent-cloud/env-1/lkc-1") == 0
+    # They stay owned: deleting their ConfigMap prunes them.
+    operator.delete_configmap("local")
+    ok(operator.run())
+    settled_listing(url, absent={f"{prefix}a", f"{prefix}b"})
+
+
+def test_enabled_false_deletes_count_against_max_deletes_on_real_connect(
+    connect_cluster: Any, prefix: str, variables_dir: Path
+) -> None:
+    url = connect_cluster.urls[0]
+    operator = make_operator(url, variables_dir, CONNECT_OPERATOR_MAX_DELETES="2")
+    names = [f"{prefix}{index}" for index in range(3)]
+    data = {f"{name}.json": sink(name) for name in names}
+    operator.put_configmap("three", data)
+    ok(operator.run())
+    settled_listing(url, present=set(names))
+    operator.put_configmap("three", data, {"destination": "connect", "enabled": "false"})
+    run = operator.run()
+    ok(run)
+    settled_listing(url, present=set(names))
+    assert operator.metric("connect_operator_deletes_refused", target="self-managed") == 3
+    assert any("CONNECT_OPERATOR_MAX_DELETES=3" in line["msg"] for line in run.log_lines())
+    operator.env["CONNECT_OPERATOR_MAX_DELETES"] = "3"
+    ok(operator.run())
+    settled_listing(url, absent=set(names))
+
+
+def test_a_connector_replaced_by_hand_is_not_pruned_on_real_connect(
+    connect_cluster: Any, prefix: str, variables_dir: Path, tmp_path: Path
+) -> None:
+    url = connect_cluster.urls[0]
+    name = f"{prefix}mine"
+    operator = make_operator(url, variables_dir)
+    operator.put_configmap("mine", {"m.json": sink(name)})
+    ok(operator.run())
+    settled_listing(url, present={name})
+    # Someone deletes it and makes a source under the same name.
+    requests.delete(f"{url}/connectors/{name}", timeout=60).raise_for_status()
+    settled_listing(url, absent={name})
+    replacement = {"connector.class": SOURCE, "topic": "it.x", "file": str(tmp_path / "x.in")}
+    requests.put(f"{url}/connectors/{name}/config", json=replacement, timeout=60)
+    settled_listing(url, present={name})
+    operator.delete_configmap("mine")
+    run = operator.run()
+    ok(run)
+    assert any("someone replaced it" in line["msg"] for line in run.log_lines())
+    settled_listing(url, present={name})
+
+
+def test_another_namespace_cannot_delete_an_owned_connector_on_real_connect(
+    connect_cluster: Any, prefix: str, variables_dir: Path
+) -> None:
+    url = connect_cluster.urls[0]
+    name = f"{prefix}orders"
+    operator = make_operator(
+        url, variables_dir, WATCH_NAMESPACES="team-a,team-b", POD_NAMESPACE="team-b"
+    )
+    operator.put_configmap("orders", {"o.json": sink(name)}, namespace="team-b")
+    ok(operator.run())
+    settled_listing(url, present={name})
+    operator.put_configmap(
+        "grab",
+        {"o.json": sink(name)},
+        {"destination": "connect", "enabled": "false"},
+        namespace="team-a",
+    )
+    run = operator.run()
+    ok(run)
+    settled_listing(url, present={name})
+    assert owned(operator, "team-b") == [name]
+    assert any(line.get("configmap") == "team-a/grab" for line in run.log_lines())
