@@ -438,7 +438,12 @@ def _complete_listing(
     for name in sorted(names):
         current = observed.get(name)
         if current is not None and current.config is None:
-            observed[name] = replace(current, config=client.get_connector_config(name))
+            try:
+                observed[name] = replace(current, config=client.get_connector_config(name))
+            except ConnectHTTPError as exc:
+                if exc.status != 404:
+                    raise
+                del observed[name]  # deleted since the listing: it is simply not there
 
 
 def _target_failure(target: Target, exc: Exception) -> str:

@@ -360,6 +360,26 @@ def test_a_listing_without_configs_fetches_each_config_and_writes_nothing(
     ]
 
 
+def test_a_listed_connector_gone_before_its_config_is_read_is_created_again(
+    operator: ShellOperator, cloud: FakeConfluentCloud
+) -> None:
+    operator.put_configmap("datagen", {"d.json": datagen("datagen-orders")}, CC_LABELS)
+    assert operator.run().returncode == 0
+    cloud.ignores_expand = True
+    cloud.fail_next(
+        "GET",
+        "/connectors/datagen-orders/config",
+        (404, {"error": {"code": 404, "message": "resource not found"}}),
+    )
+    cloud.requests.clear()
+    run = operator.run(trigger="Schedule")
+    assert run.returncode == 0
+    assert [(r.method, r.path) for r in cloud.writes()] == [
+        ("PUT", "/connectors/datagen-orders/config")
+    ]
+    assert metric(run, "connect_operator_target_up", target=TARGET) == 1
+
+
 def test_a_listing_without_configs_whose_config_cannot_be_read_fails_the_target_unwritten(
     operator: ShellOperator, cloud: FakeConfluentCloud
 ) -> None:
