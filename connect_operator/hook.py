@@ -24,10 +24,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from connect_operator.binding import ClusterView, binding_configuration, read_binding_context
+from connect_operator.connect_client import Deadline
 from connect_operator.errors import BindingContextError, PermanentError, TemporaryError
 from connect_operator.logs import configure_logging, set_level, set_redactor
 from connect_operator.plan import Result
@@ -69,9 +70,17 @@ def read_binding_context_file(environ: Mapping[str, str], settings: Settings) ->
     return read_binding_context(text, settings)
 
 
-def run(environ: Mapping[str, str]) -> int:
-    """One hook run, as shell-operator starts it."""
-    started = time.monotonic()
+def run(
+    environ: Mapping[str, str],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """One hook run, as shell-operator starts it.
+
+    `clock` and `sleep` measure and wait out the run deadline and the retries' back-off; tests
+    inject a fake pair so that no run really sleeps."""
+    started = clock()
     configure_logging(Redactor(frozenset()), json_lines=True, stream=sys.stdout)
     try:
         settings = Settings.from_env(environ)
@@ -87,10 +96,11 @@ def run(environ: Mapping[str, str]) -> int:
                 ", ".join(view.context_types) or "empty",
             )
             return EXIT_OK
-        report = reconcile(view, variables, settings)
+        deadline = Deadline(settings.run_deadline, clock)
+        report = reconcile(view, variables, settings, deadline=deadline, sleep=sleep)
         if report.skipped:
             return EXIT_OK  # nothing to retry, nothing changed: leave the last outputs in place
-        write_outputs(report, settings, environ, time.monotonic() - started)
+        write_outputs(report, settings, environ, clock() - started)
     except PermanentError as exc:
         log.error("run aborted: %s", exc)
         return EXIT_BAD_INPUT

@@ -22,6 +22,7 @@ change, so it is never retried in a tight loop.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -168,8 +169,12 @@ def reconcile(
     session: requests.Session | None = None,
     dry_run: bool = False,
     deadline: Deadline | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunReport:
-    """Make every target match the declared connectors; see the module docstring."""
+    """Make every target match the declared connectors; see the module docstring.
+
+    `sleep` is what the Connect clients wait with between retries (tests pass one that
+    advances the `deadline`'s clock instead of sleeping)."""
     deadline = deadline or Deadline(settings.run_deadline)
     redactor = secrets_redactor(variables, settings)
     ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
@@ -250,6 +255,7 @@ def reconcile(
             request_timeout=settings.request_timeout,
             deadline=deadline.share(share),
             redactor=redactor,
+            sleep=sleep,
             kind=target.kind,
         )
         target_report = _reconcile_target(
