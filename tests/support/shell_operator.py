@@ -15,26 +15,36 @@ It follows /work/shared/reference/shell-operator-contract.md:
 - no read-your-writes, on request: `run(stale_ledger=True)` hands the hook the ledger as it was
   before the previous run's patch was applied, as real shell-operator sometimes does.
 
+`ShellOperator(in_process=True)` is the same contract without a process: like the `testrun` of
+deckhouse's lib-python, the hook's whole run (`connect_operator.hook`) is called as a function
+with the same environment and the same files (binding context in; patch, metrics and log lines
+out), its stdout and stderr captured, and a `FakeClock` for its deadline and retry waits, so no
+run really sleeps. The unit suite uses it; a few smoke tests start the real executable.
+
 It is a test double for speed and for the demo, not a reimplementation: the real shell-operator
 is the truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import os
 import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jq
 import yaml
+
+from tests.support.fake_clock import FakeClock
 
 OUTPUT_FILES = {
     "BINDING_CONTEXT_PATH": "binding-context.json",
@@ -177,6 +187,19 @@ def hook_config(hook: Path, env: Mapping[str, str]) -> dict[str, Any]:
     )
     assert done.returncode == 0, f"--config failed ({done.returncode}): {done.stderr}"
     config = yaml.safe_load(done.stdout)
+    validate_hook_config(config)
+    return dict(config)
+
+
+def hook_config_in_process(env: Mapping[str, str]) -> dict[str, Any]:
+    """`hook --config` called in this process (`connect_operator.hook.main`), validated."""
+    from connect_operator import hook
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = hook.main(["--config"], dict(env))
+    assert code == 0, f"--config failed ({code}): {err.getvalue()}"
+    config = yaml.safe_load(out.getvalue())
     validate_hook_config(config)
     return dict(config)
 
@@ -388,6 +411,50 @@ class HookRun:
         return lines
 
 
+@contextlib.contextmanager
+def _hook_files(
+    contexts: list[dict[str, Any]], env: Mapping[str, str]
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The six *_PATH files, pre-created empty in a temp dir, and the environment naming them."""
+    with tempfile.TemporaryDirectory(prefix="shell-operator-") as tmp:
+        tmp_path = Path(tmp)
+        run_env = dict(env)
+        for variable, filename in OUTPUT_FILES.items():
+            path = tmp_path / filename
+            path.touch(mode=0o644)
+            run_env[variable] = str(path)
+        (tmp_path / OUTPUT_FILES["BINDING_CONTEXT_PATH"]).write_text(json.dumps(contexts))
+        yield tmp_path, run_env
+
+
+def _files_left(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name not in OUTPUT_FILES.values())
+
+
+def run_hook_in_process(
+    contexts: list[dict[str, Any]], env: Mapping[str, str], clock: FakeClock
+) -> HookRun:
+    """One hook run as `run_hook` does it, but as a function call in this process.
+
+    `connect_operator.hook.run` gets the environment with the *_PATH files, writes its log
+    lines to a captured stdout, and measures its deadline and waits its retries on `clock`.
+    `seconds` is the run's time on that clock (real time is not measured: figures come from
+    bench/)."""
+    from connect_operator import hook
+
+    with _hook_files(contexts, env) as (tmp_path, run_env):
+        before = set(os.listdir(HOOK.parent))
+        out, err = io.StringIO(), io.StringIO()
+        started = clock.monotonic()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = hook.run(run_env, clock=clock.monotonic, sleep=clock.sleep)
+        seconds = clock.monotonic() - started
+        patch = (tmp_path / OUTPUT_FILES["KUBERNETES_PATCH_PATH"]).read_text()
+        metrics = (tmp_path / OUTPUT_FILES["METRICS_PATH"]).read_text()
+        left = sorted(set(os.listdir(HOOK.parent)) - before) + _files_left(tmp_path)
+    return HookRun(code, out.getvalue(), err.getvalue(), patch, metrics, seconds, left)
+
+
 def run_hook(
     hook: Path,
     contexts: list[dict[str, Any]],
@@ -400,14 +467,7 @@ def run_hook(
 
     `argv0` runs the hook through another path (a symlink to it, say), as a hooks directory
     laid out with links would."""
-    with tempfile.TemporaryDirectory(prefix="shell-operator-") as tmp:
-        tmp_path = Path(tmp)
-        run_env = dict(env)
-        for variable, filename in OUTPUT_FILES.items():
-            path = tmp_path / filename
-            path.touch(mode=0o644)
-            run_env[variable] = str(path)
-        (tmp_path / OUTPUT_FILES["BINDING_CONTEXT_PATH"]).write_text(json.dumps(contexts))
+    with _hook_files(contexts, env) as (tmp_path, run_env):
         before = set(os.listdir(hook.parent))
         started = time.monotonic()
         done = subprocess.run(
@@ -423,8 +483,7 @@ def run_hook(
         seconds = time.monotonic() - started
         patch = (tmp_path / OUTPUT_FILES["KUBERNETES_PATCH_PATH"]).read_text()
         metrics = (tmp_path / OUTPUT_FILES["METRICS_PATH"]).read_text()
-        left = sorted(set(os.listdir(hook.parent)) - before)
-        left += sorted(p.name for p in tmp_path.iterdir() if p.name not in OUTPUT_FILES.values())
+        left = sorted(set(os.listdir(hook.parent)) - before) + _files_left(tmp_path)
     if done.returncode == 0 and store is not None:
         store.apply_patch_text(patch)
     return HookRun(done.returncode, done.stdout, done.stderr, patch, metrics, seconds, left)
@@ -436,11 +495,16 @@ HOOK = REPO_ROOT / "hooks" / "connect-operator"
 
 @dataclass
 class ShellOperator:
-    """One hook, one store, one environment: `run()` is one shell-operator task."""
+    """One hook, one store, one environment: `run()` is one shell-operator task.
+
+    With `in_process`, the hook (`connect_operator.hook`) is called as a function and waits on
+    `clock` (see `run_hook_in_process`); otherwise `hook` is started as a process."""
 
     env: dict[str, str]
     store: ObjectStore = field(default_factory=ObjectStore)
     hook: Path = HOOK
+    in_process: bool = False
+    clock: FakeClock = field(default_factory=FakeClock)
     runs: list[HookRun] = field(default_factory=list)
     # What shell-operator serves on /metrics/hooks: (name, sorted labels) -> value.
     served_metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(
@@ -453,6 +517,8 @@ class ShellOperator:
 
     def config(self) -> dict[str, Any]:
         """The hook's validated `--config` (shell-operator calls it without the *_PATH vars)."""
+        if self.in_process:
+            return hook_config_in_process(self.env)
         return hook_config(self.hook, self.env)
 
     def run(
@@ -471,9 +537,14 @@ class ShellOperator:
     def run_with(
         self, contexts: list[dict[str, Any]], timeout: float = 300, argv0: Path | None = None
     ) -> HookRun:
-        """Run the hook with hand-made binding contexts; apply its outputs only on exit 0."""
+        """Run the hook with hand-made binding contexts; apply its outputs only on exit 0.
+
+        `argv0` (a path to start the executable through) always starts a process."""
         before = copy.deepcopy(self.store)
-        result = run_hook(self.hook, contexts, self.env, None, timeout=timeout, argv0=argv0)
+        if self.in_process and argv0 is None:
+            result = run_hook_in_process(contexts, self.env, self.clock)
+        else:
+            result = run_hook(self.hook, contexts, self.env, None, timeout=timeout, argv0=argv0)
         if result.returncode == 0:
             if result.patch.strip():
                 self._before_last_patch = before

@@ -11,6 +11,9 @@ from responses.registries import OrderedRegistry
 from connect_operator.connect_client import ConnectClient, Deadline, RetryPolicy
 from connect_operator.errors import ConnectServerError, ConnectUnavailable, DeadlineExceeded
 from tests.support.fake_clock import FakeClock
+from tests.support.fake_connect import FakeConnect
+from tests.support.shell_operator import ShellOperator
+from tests.unit.conftest import connector_json
 
 URL = "http://connect:8083"
 REBALANCING = {"error_code": 409, "message": "Cannot complete request momentarily due to rebalance"}
@@ -123,3 +126,24 @@ def test_a_share_of_the_deadline_never_ends_after_the_deadline() -> None:
     assert deadline.remaining() == 0.0
     assert deadline.expired()
     assert deadline.share(4.0).remaining() == 0.0
+
+
+def test_a_whole_run_against_a_connect_that_keeps_failing_waits_only_within_its_deadline(
+    fake_connect: FakeConnect, base_env: dict[str, str]
+) -> None:
+    operator = ShellOperator(
+        env={**base_env, "CONNECT_URL": fake_connect.url, "CONNECT_OPERATOR_RUN_DEADLINE": "3"},
+        in_process=True,
+    )
+    operator.put_configmap("a", {"a.json": connector_json("a")})
+    fake_connect.fail_next("GET", "/connectors", *[(503, "unavailable")] * 20)
+    started = operator.clock.now
+
+    run = operator.run()
+
+    assert run.returncode == 0  # a finished run: the outage is in the metrics, retried soon
+    assert operator.metric("connect_operator_target_up", target="self-managed") == 0
+    # The schedule, cut at the 3 s deadline: 0.2 + 0.4 + 0.8 + 1.6 would be 3.0 s.
+    assert operator.clock.sleeps == pytest.approx([0.2, 0.4, 0.8, 1.6])
+    assert operator.clock.now - started <= 3.0 + 1e-9
+    assert [r.method for r in fake_connect.requests] == ["GET"] * 4
