@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(TOOLS_BIN):$(PATH)
 export KUSTOMIZE
 CLUSTER := $(PY) -m tests.kafka.cluster
 
-.PHONY: help install tools jars test test-unit test-deploy test-integration lint \
+.PHONY: help install tools jars test test-unit test-deploy test-integration lint mutation \
         connect-up connect-down connect-status demo plan bench clean
 
 help: ## list the targets
@@ -46,8 +46,8 @@ connect-down: install ## stop the local cluster and every process it started
 connect-status: install ## show whether the local cluster is up
 	$(CLUSTER) status
 
-test-unit: install ## fast tests: no Kafka, no network
-	$(PY) -m pytest tests/unit
+test-unit: install ## fast tests: no Kafka, no network, no real sleeps (tests marked slow excluded)
+	$(PY) -m pytest tests/unit -m "not slow"
 
 test-deploy: tools ## Dockerfiles (hadolint) and manifests (kustomize + strict schema validation)
 	$(PY) -m pytest tests/deploy
@@ -58,7 +58,12 @@ test-integration: jars ## the hook against a real KRaft broker and two Connect w
 test: tools jars ## every test: unit, deploy and integration
 	$(PY) -m pytest tests
 
-lint: install ## ruff and mypy
+# MODULES=plan ledger ... limits the run; CHANGED_SINCE=main runs the modules a branch changed.
+mutation: install ## mutmut over the promise-carrying modules, each against its fast tests
+	$(PY) -m pip install -q -e '.[mutation]'
+	$(PY) -m tests.mutation $(if $(CHANGED_SINCE),--changed-since $(CHANGED_SINCE)) $(MODULES)
+
+lint: install ## ruff and mypy (strict) over the package, the tests and bench
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

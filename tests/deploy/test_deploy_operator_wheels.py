@@ -28,7 +28,7 @@ MUSLLINUX = ("musllinux_1_2", "musllinux_1_1")
 
 def image_python_minor() -> str:
     """The X.Y of every `python3~X.Y` the operator Dockerfile installs (one version)."""
-    versions = set(re.findall(r"\bpython3~(\d+\.\d+)\b", OPERATOR_DOCKERFILE.read_text()))
+    versions: set[str] = set(re.findall(r"\bpython3~(\d+\.\d+)\b", OPERATOR_DOCKERFILE.read_text()))
     assert len(versions) == 1, f"the Dockerfile pins python3 to {sorted(versions) or 'nothing'}"
     return versions.pop()
 

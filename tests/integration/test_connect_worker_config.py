@@ -24,6 +24,8 @@ import requests
 
 from tests.kafka import cluster
 
+pytestmark = pytest.mark.integration
+
 WORKER_PROPERTIES = cluster.REPO_ROOT / "k8s" / "base" / "connect" / "worker.properties"
 SECRETS_MOUNT = "/etc/config/connect/"
 CANARY = "CANARY-jaas-password-7d3e"
@@ -69,7 +71,6 @@ def local_worker_properties(secrets: Path, port: int, group: str) -> str:
     return text + "plugin.discovery=service_load\n"
 
 
-@pytest.mark.integration
 def test_the_workers_configuration_resolves_its_secret_files_and_environment(
     connect_cluster: cluster.ClusterInfo, tmp_path: Path
 ) -> None:

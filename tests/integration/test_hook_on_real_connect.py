@@ -15,6 +15,7 @@ import itertools
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -29,14 +30,15 @@ from connect_operator.ledger import entry_key, shard_of
 from tests.kafka import cluster
 from tests.support.recording_proxy import RecordingProxy, recording_proxy
 from tests.support.shell_operator import (
-    HOOK,
-    OUTPUT_FILES,
+    REPO_ROOT,
     ShellOperator,
     group_contexts,
 )
 
 SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+
+pytestmark = pytest.mark.integration
 
 
 def listing(url: str) -> dict[str, Any]:
@@ -49,7 +51,10 @@ def listing(url: str) -> dict[str, Any]:
 
 
 def settled_listing(
-    url: str, present: set[str] = frozenset(), absent: set[str] = frozenset(), timeout: float = 30
+    url: str,
+    present: frozenset[str] | set[str] = frozenset(),
+    absent: frozenset[str] | set[str] = frozenset(),
+    timeout: float = 30,
 ) -> dict[str, Any]:
     """The listing once it shows `present` and not `absent`: a worker's config copy can lag a
     moment behind the leader's, so wait for it rather than read it once."""
@@ -392,8 +397,20 @@ def test_the_hook_leaves_no_file_behind_and_writes_only_its_outputs(
     run = operator.run()
     ok(run)
     assert run.files_left == []
-    assert set(OUTPUT_FILES.values()) >= {"kubernetes-patch.json", "metrics.json"}
-    assert HOOK.exists()
+    # What it did went into the two files shell-operator handed it, and nowhere else.
+    patches = [json.loads(line) for line in run.patch.splitlines() if line.strip()]
+    assert {p["operation"] for p in patches} >= {"CreateIfNotExists", "MergePatch"}
+    assert any(
+        json.loads(value)["n"] == f"{prefix}a"
+        for p in patches
+        if p["operation"] == "MergePatch"
+        for key, value in p["mergePatch"]["data"].items()
+        if key.startswith("c.") and value
+    )
+    metrics = [json.loads(line) for line in run.metrics.splitlines() if line.strip()]
+    assert {"name": "connect_operator_target_up", "value": 1} in [
+        {"name": m["name"], "value": m["value"]} for m in metrics
+    ]
 
 
 def test_contexts_combined_from_many_events_reconcile_once(
@@ -413,8 +430,8 @@ def test_the_demo_examples_run_on_real_connect(
 
     assert demo.EXAMPLES.is_dir()
     done = subprocess.run(
-        [str(demo.sys.executable), "-m", "tests.kafka.demo", "--state-dir", str(tmp_path)],
-        cwd=demo.REPO_ROOT,
+        [sys.executable, "-m", "tests.kafka.demo", "--state-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,

@@ -32,7 +32,7 @@ def serve_on_loopback(respond: Responder) -> Iterator[str]:
             with lock:
                 answer = respond(self.command, self.path, body, dict(self.headers.items()))
             status, content_type, payload = answer[:3]
-            extra_headers: Mapping[str, str] = answer[3] if len(answer) > 3 else {}  # type: ignore[misc]
+            extra_headers: Mapping[str, str] = answer[3] if len(answer) > 3 else {}
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for name, value in extra_headers.items():
@@ -47,7 +47,9 @@ def serve_on_loopback(respond: Responder) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever polls for shutdown every poll_interval: 0.5 s by default, paid by every
+    # test that stops a server.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

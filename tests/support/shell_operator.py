@@ -230,14 +230,14 @@ class ObjectStore:
 
     def put(self, obj: Mapping[str, Any], namespace: str = "default") -> None:
         """Create or replace an object; its namespace defaults to `default`."""
-        obj = copy.deepcopy(dict(obj))
-        metadata = obj.setdefault("metadata", {})
+        stored: dict[str, Any] = copy.deepcopy(dict(obj))
+        metadata = stored.setdefault("metadata", {})
         metadata.setdefault("namespace", namespace)
-        key = (obj["kind"], metadata["namespace"], metadata["name"])
+        key = (stored["kind"], metadata["namespace"], metadata["name"])
         previous = self.objects.get(key)
         version = int(previous["metadata"].get("resourceVersion", "0")) + 1 if previous else 1
         metadata["resourceVersion"] = str(version)
-        self.objects[key] = obj
+        self.objects[key] = stored
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One object, or None."""

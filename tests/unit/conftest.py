@@ -53,4 +53,4 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
     """A shell-operator stand-in whose hook talks to the fake Connect."""
-    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url})
+    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=True)

@@ -151,17 +151,26 @@ def test_synchronization_objects_without_a_group_give_the_full_state() -> None:
 def test_event_only_contexts_give_a_scoped_partial_state() -> None:
     view = read_binding_context((CONTEXTS / "event-only.json").read_text(), SETTINGS)
     assert not view.is_full
-    assert view.scope == {"default/a", "default/gone"}
+    assert view.scope == frozenset({"default/a", "default/gone"})
     assert [cm.name for cm in view.declared_configmaps()] == ["a"]
 
 
-@pytest.mark.parametrize("shape", json.loads((CONTEXTS / "shell-operator-shapes.json").read_text()))
-def test_every_shell_operator_shape_is_accepted(shape: str) -> None:
-    samples = json.loads((CONTEXTS / "shell-operator-shapes.json").read_text())
-    if shape.startswith("_"):
-        return
-    view = read(samples[shape])  # bindings of other hooks are ignored, never fatal
-    assert isinstance(view, ClusterView)
+SHAPES = json.loads((CONTEXTS / "shell-operator-shapes.json").read_text())
+
+
+@pytest.mark.parametrize("shape", sorted(name for name in SHAPES if not name.startswith("_")))
+def test_every_shell_operator_shape_of_other_bindings_is_read_as_carrying_no_state(
+    shape: str,
+) -> None:
+    contexts = SHAPES[shape]
+    view = read(contexts)  # bindings of other hooks are ignored, never fatal
+    # Nothing of ours in it: no full state to prune from, no event scope, no ledger to write.
+    assert view.connector_configmaps is None and not view.is_full
+    assert view.scope == frozenset() and view.declared_configmaps() == ()
+    assert view.cluster_configmaps == () and view.ledgers == () and not view.ledger_known
+    assert view.context_types == tuple(str(c.get("type", c["binding"])) for c in contexts)
+    assert view.context_bindings == tuple(c["binding"] for c in contexts)
+    assert not view.only_retry_ticks
 
 
 def test_onstartup_alone_carries_no_state() -> None:

@@ -45,14 +45,14 @@ def cloud_client(
     time: FakeTime | None = None, deadline: float = 100.0, **kwargs: object
 ) -> ConnectClient:
     time = time or FakeTime()
-    return ConnectClient(  # type: ignore[arg-type]
+    return ConnectClient(
         URL,
         auth=("CLOUDKEY", SECRET),
         kind=TargetKind.CONFLUENT_CLOUD,
         deadline=Deadline(deadline, clock=time.clock),
         sleep=time.sleep,
         redactor=Redactor({SECRET}),
-        **kwargs,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

@@ -62,7 +62,8 @@ def test_put_on_self_managed_connect_sends_the_config_as_is_to_the_encoded_name(
         status=201,
         json={},
     )
-    assert client().put_connector_config("a/b c", {"connector.class": "X"}) is None
+    client().put_connector_config("a/b c", {"connector.class": "X"})
+    assert [call.request.method for call in responses.calls] == ["PUT"]
 
 
 @responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)

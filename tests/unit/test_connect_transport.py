@@ -88,6 +88,7 @@ def test_a_redirect_is_not_followed_so_the_config_never_reaches_another_host() -
     assert len(seen) == 1 and stolen == []
 
 
+@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
 def test_a_gzip_bomb_is_refused_after_the_cap_without_filling_memory() -> None:
     decoded = 256 * 1024 * 1024
     bomb = gzip.compress(b"0" * decoded, compresslevel=9)  # about 250 KB on the wire
@@ -122,6 +123,7 @@ def test_a_gzip_body_within_the_cap_is_decoded() -> None:
     assert observed["a"].config == {"k": "v"}
 
 
+@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
 @pytest.mark.parametrize("trickle", ["headers", "body"])
 def test_a_server_trickling_one_byte_at_a_time_cannot_hold_the_run_past_its_deadline(
     trickle: str,

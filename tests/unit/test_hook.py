@@ -1,11 +1,14 @@
-"""The real hook executable, run as a subprocess the way shell-operator runs it."""
+"""The hook's whole run as shell-operator drives it: in process through the harness
+(`ShellOperator(in_process=True)`, on a fake clock), plus smoke tests that start the real
+executable (`--config`, a binding context it cannot read)."""
 
 from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import (
@@ -213,13 +216,15 @@ def test_unreachable_connect_is_reported_in_served_metrics_and_retried_soon(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    operator = ShellOperator(env={**base_env, "CONNECT_URL": f"http://127.0.0.1:{port}"})
+    operator = ShellOperator(
+        env={**base_env, "CONNECT_URL": f"http://127.0.0.1:{port}"}, in_process=True
+    )
     operator.put_configmap("c", {"c.json": connector_json("c")})
-    started = time.monotonic()
     run = operator.run()
     # Exit 0, or shell-operator would throw away the metrics that show the outage.
     assert run.returncode == 0
-    assert time.monotonic() - started < 60
+    # Three connection attempts, with the back-off in between, not the whole run deadline.
+    assert operator.clock.sleeps == pytest.approx([0.2, 0.4])
     assert operator.metric("connect_operator_target_up", target="self-managed") == 0
     kind = {"target": "self-managed", "kind": "temporary"}
     assert operator.metric("connect_operator_target_failed", **kind) == 1
@@ -230,11 +235,17 @@ def test_unreachable_connect_is_reported_in_served_metrics_and_retried_soon(
 def test_a_connect_that_keeps_failing_is_retried_by_the_next_retry_tick(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
+    # Every one of the ten tries fails, and the deadline (60 s) is longer than their back-off
+    # (26.2 s): the retries end the first run, not the deadline.
+    operator.env["CONNECT_OPERATOR_RUN_DEADLINE"] = "60"
     fake_connect.fail_next("GET", "/connectors", *[(503, "unavailable")] * 10)
     operator.put_configmap("c", {"c.json": connector_json("c")})
     first = operator.run()
     assert first.returncode == 0 and fake_connect.connectors == {}
+    assert len(fake_connect.requests) == 10
+    assert first.seconds == pytest.approx(26.2)
     assert operator.metric("connect_operator_target_up", target="self-managed") == 0
+    assert fake_connect.failures[("GET", "/connectors")] == []
     second = operator.run_with(_retry_tick(operator))
     assert second.returncode == 0 and "c" in fake_connect.connectors
     assert operator.metric("connect_operator_target_up", target="self-managed") == 1
@@ -304,12 +315,12 @@ def test_a_mass_deletion_is_refused_and_reported(
     assert len(operator.ledger()["entries"]) == 4
 
 
-def test_malformed_binding_context_exits_2_with_a_clear_error(operator: ShellOperator) -> None:
+def test_malformed_binding_context_exits_2_with_a_clear_error(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
     contexts_text = (DATA / "binding-contexts" / "malformed.json").read_text()
     # run_hook writes JSON; write the malformed text by hand through a one-off context file.
     import subprocess
-
-    from tests.support.shell_operator import run_hook
 
     path = Path(operator.env["HOME"]) / "bc.json"
     path.write_text(contexts_text)
@@ -322,7 +333,7 @@ def test_malformed_binding_context_exits_2_with_a_clear_error(operator: ShellOpe
     )
     assert done.returncode == 2
     assert "binding context is not JSON" in done.stdout
-    assert run_hook  # imported helper stays the public entry for well-formed contexts
+    assert fake_connect.requests == []  # nothing was reconciled from a context it cannot read
 
 
 def test_onstartup_alone_does_nothing(operator: ShellOperator, fake_connect: FakeConnect) -> None:

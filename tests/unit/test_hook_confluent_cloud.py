@@ -1,4 +1,4 @@
-"""The real hook executable, run as shell-operator would, against the spec-derived fake of
+"""The hook's whole run, in process as shell-operator would run it, against the spec-derived fake of
 Confluent Cloud's `connect/v1` (tests/support/fake_confluent_cloud.py)."""
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def cloud_operator(
             "CONFLUENT_CLOUD_API_URL": cloud.url,
             "CONNECT_REST_KEY": "CLOUDKEY",
             "CONNECT_REST_SECRET": secret,
-        }
+        },
+        in_process=True,
     )
     operator.put_configmap(
         "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-456"}

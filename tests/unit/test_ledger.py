@@ -128,6 +128,7 @@ def test_an_unreadable_entry_stops_the_run_instead_of_owning_nothing() -> None:
         read_ledger([broken], NAME)
 
 
+@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
 def test_twenty_thousand_long_named_entries_fit_in_the_shards() -> None:
     store = ObjectStore()
     long = "x" * 120

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from connect_operator.connect_client import ObservedConnector
@@ -142,9 +144,28 @@ def test_masked_values_match_through_the_ledger_hash() -> None:
     assert kinds(plan) == {"a": Result.UNCHANGED}
 
 
-def test_planning_is_pure_and_repeatable() -> None:
-    args = ("self-managed", [desired("a")], {"b": observed("b")}, [owned("b")])
-    assert plan_target(*args) == plan_target(*args)
+def test_planning_leaves_its_inputs_alone_and_ignores_their_order() -> None:
+    wanted = [desired("c", topics="new"), desired("a"), desired("z", enabled=False)]
+    live = {"c": observed("c", topics="old"), "b": observed("b"), "z": observed("z")}
+    ours = [owned("d"), owned("b")]
+    snapshot = (copy.deepcopy(wanted), copy.deepcopy(live), copy.deepcopy(ours))
+    plan = plan_target("self-managed", wanted, live, ours, max_deletes=5)
+    assert (wanted, live, ours) == snapshot  # nothing it was given was changed
+    reordered = plan_target(
+        "self-managed",
+        list(reversed(wanted)),
+        dict(reversed(list(live.items()))),
+        list(reversed(ours)),
+        max_deletes=5,
+    )
+    assert reordered == plan
+    assert [(a.connector, a.kind) for a in plan.actions] == [
+        ("a", Result.CREATED),
+        ("c", Result.UPDATED),
+        ("z", Result.DELETED),  # enabled: "false"
+        ("b", Result.DELETED),  # owned, no longer declared
+    ]
+    assert plan.kept_entries == ()  # d is owned but already gone: dropped
 
 
 def test_disabled_deletes_and_prunes_count_together_against_the_limit() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def owned(operator: ShellOperator) -> dict[str, str]:
     return {} if ledger is None else {e["connector"]: e["hash"] for e in ledger["entries"]}
 
 
-def patch_documents(text: str) -> list[dict[str, object]]:
+def patch_documents(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -167,7 +168,7 @@ def test_an_update_that_fails_keeps_the_entry_with_the_old_hash_so_the_next_run_
     assert all(
         value is not None
         for document in patch_documents(failed.patch)
-        for value in (document.get("mergePatch") or {}).get("data", {}).values()  # type: ignore[union-attr]
+        for value in (document.get("mergePatch") or {}).get("data", {}).values()
     ), "the failed update must not remove its ledger entry"
     # The next run sees the difference again and finishes the update.
     assert operator.run().returncode == 0

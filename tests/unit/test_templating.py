@@ -200,6 +200,7 @@ def test_a_syntax_error_points_at_the_line_and_column_in_the_key() -> None:
     assert str(caught.value) == "jq failed: $NOPE is not defined (line 2, column 18)"
 
 
+@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
 @pytest.mark.parametrize("key", sorted(RUNAWAYS))
 def test_a_runaway_or_halting_program_fails_alone_and_its_neighbours_render(key: str) -> None:
     good = '{"name": "n%d", "config": {"connector.class": "X", "url": $SR_URL}}'
@@ -318,6 +319,7 @@ def _secret_free(text: str) -> None:
         assert canary not in text
 
 
+@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
 def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
@@ -353,6 +355,9 @@ def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
 def test_hook_templates_see_only_the_allowlisted_environment(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
+    # The real executable: what `env` shows is the process's own C environment, which the
+    # test runner's (LINES, COLUMNS set by readline) would pollute in process.
+    operator.in_process = False
     operator.env.update(
         CONNECT_OPERATOR_TEMPLATE_ENV="DB_PASSWORD, ALLOWED_*",
         ALLOWED_ONE="one-value",
