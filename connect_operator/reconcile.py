@@ -675,7 +675,14 @@ def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[Ledger
         elif outcome.result is Result.FAILED and outcome.connector is not None:
             old = previous.get(outcome.connector)
             if old is not None:
-                entries.append(old if action_desired is None else _entry(action_desired, old.hash))
+                # The old hash with the old inputs digest: the render cache reads that pair as
+                # "this render gives what is live", so new inputs beside the old hash would
+                # make the next run skip the update that failed here.
+                entries.append(
+                    old
+                    if action_desired is None
+                    else replace(_entry(action_desired, old.hash), inputs=old.inputs)
+                )
             elif action_desired is not None and outcome.planned is Result.UPDATED:
                 # It exists and is declared: own it, and make the next run compare in full.
                 entries.append(_entry(action_desired, UNAPPLIED_HASH))

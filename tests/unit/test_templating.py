@@ -452,7 +452,7 @@ class InProcessHook:
         self.store = ObjectStore()
         self.settings = Settings(connect_url=fake.url)
         self.rendered: list[list[str]] = []
-        real = desired_module.render_connectors
+        real = desired_module.render_connectors  # type: ignore[attr-defined]
 
         def counting(programs: list[str], *args: object, **kwargs: object) -> object:
             self.rendered.append(list(programs))
