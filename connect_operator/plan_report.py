@@ -5,7 +5,8 @@ The plan itself comes from the hook's own code: `reconcile(..., dry_run=True)` r
 nothing. This module only turns that `RunReport` into `PlanEntry`s, one per connector:
 
 - `create`, `update` (with each changed key and its old -> new value; secrets masked), `delete`,
-  `unchanged`: what the hook would do;
+  `state` (only the declared `state` differs from the live one: a pause, resume or stop call),
+  `unchanged`: what the hook would do (a create or update that also changes the state says so);
 - `invalid`: a ConfigMap key that does not become a connector (or that Connect's validation
   refuses with `--validate`), with the ConfigMap, key and reason;
 - `refused`: a delete the hook would refuse (more than `CONNECT_OPERATOR_MAX_DELETES`);
@@ -43,6 +44,7 @@ class PlanAction(str, Enum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    STATE = "state"
     UNCHANGED = "unchanged"
     INVALID = "invalid"
     REFUSED = "refused"
@@ -52,7 +54,7 @@ class PlanAction(str, Enum):
 
 
 NOT_DECLARED_REASON = "nothing declares it: pruned if the ledger owns it, which --ledger shows"
-CHANGES = (PlanAction.CREATE, PlanAction.UPDATE, PlanAction.DELETE)
+CHANGES = (PlanAction.CREATE, PlanAction.UPDATE, PlanAction.DELETE, PlanAction.STATE)
 ERRORS = (PlanAction.INVALID, PlanAction.REFUSED, PlanAction.REPLACED)
 _FROM_RESULT = {
     Result.CREATED: PlanAction.CREATE,
@@ -73,6 +75,15 @@ class KeyChange:
 
 
 @dataclass(frozen=True)
+class StateChange:
+    """The declared `state` and the live one, and the call that makes them match."""
+
+    live: str | None
+    declared: str
+    call: str
+
+
+@dataclass(frozen=True)
 class PlanEntry:
     """One line of the plan."""
 
@@ -85,6 +96,7 @@ class PlanEntry:
     changes: tuple[KeyChange, ...] = ()
     # For create and declared: the config as it would be sent (secrets masked unless shown).
     config: Mapping[str, str] | None = None
+    state: StateChange | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,8 @@ class PlanReport:
                 f"{counts[PlanAction.DELETE]} to delete",
                 f"{counts[PlanAction.UNCHANGED]} unchanged",
             ]
+            if counts[PlanAction.STATE]:
+                parts.insert(3, f"{counts[PlanAction.STATE]} to change state")
         extra = (
             (PlanAction.INVALID, "invalid"),
             (PlanAction.REFUSED, "deletes refused"),
@@ -233,16 +247,25 @@ def from_run_report(
             connector = action.desired
             if connector is not None:
                 declared.add(connector.name)
+            kind = _FROM_RESULT[action.kind]
+            live = observed.get(action.connector)
+            state = None
+            if connector is not None and action.lifecycle is not None:
+                state = StateChange(
+                    live.state if live else None, connector.state, action.lifecycle.value
+                )
+                if action.kind is Result.UPDATED and not action.changed_keys:
+                    kind = PlanAction.STATE
             entry = PlanEntry(
-                action=_FROM_RESULT[action.kind],
+                action=kind,
                 target=target.id,
                 connector=action.connector,
                 configmap=action.source.configmap if action.source else None,
                 key=action.source.key if action.source else None,
                 reason=action.reason,
+                state=state,
             )
-            if connector is not None and action.kind is Result.UPDATED:
-                live = observed.get(action.connector)
+            if connector is not None and kind is PlanAction.UPDATE:
                 entry = _with(
                     entry,
                     changes=key_changes(
@@ -369,6 +392,7 @@ _SYMBOL = {
     PlanAction.CREATE: "+",
     PlanAction.UPDATE: "~",
     PlanAction.DELETE: "-",
+    PlanAction.STATE: "~",
     PlanAction.UNCHANGED: " ",
     PlanAction.INVALID: "!",
     PlanAction.REFUSED: "!",
@@ -416,6 +440,9 @@ def format_text(plan: PlanReport) -> str:
         lines.append(f"{symbol} {action:<12} {entry.connector}{where}{detail}")
         for change in entry.changes:
             lines.append(f"      {change.key}: {_quoted(change.old)} -> {_quoted(change.new)}")
+        if entry.state is not None:
+            live = entry.state.live or "(absent)"
+            lines.append(f"      state: {live} -> {entry.state.declared} ({entry.state.call})")
         if entry.config is not None and entry.action is PlanAction.CREATE:
             for key, value in entry.config.items():
                 lines.append(f"      {key} = {_quoted(value)}")
@@ -463,6 +490,12 @@ def format_markdown(plan: PlanReport) -> str:
                 details = f"{len(entry.config)} keys"
             else:
                 details = _cell(entry.reason)
+            if entry.state is not None:
+                state = (
+                    f"state: {_code(entry.state.live)} → {_code(entry.state.declared)}"
+                    f" ({entry.state.call})"
+                )
+                details = state if entry.action is PlanAction.STATE else f"{details}<br>{state}"
             declared = f"{_code(entry.configmap)} key {_code(entry.key)}" if entry.configmap else ""
             connector = _code(entry.connector) if entry.connector else ""
             lines.append(
@@ -511,6 +544,13 @@ def plan_document(plan: PlanReport) -> dict[str, Any]:
                     for c in entry.changes
                 ],
                 "config": dict(entry.config) if entry.config is not None else None,
+                "state": None
+                if entry.state is None
+                else {
+                    "live": entry.state.live,
+                    "declared": entry.state.declared,
+                    "call": entry.state.call,
+                },
             }
             for entry in plan.entries
         ],

@@ -162,8 +162,8 @@ def _validated(
         )
         for action in target_report.plan.actions:
             connector = action.desired
-            if connector is None or action.kind not in (Result.CREATED, Result.UPDATED):
-                continue
+            if connector is None or not (action.kind is Result.CREATED or action.changed_keys):
+                continue  # a state change alone sends no config
             plugin = connector.config.get(CLASS_KEY, "")
             try:
                 result = client.validate_connector_plugin_config(

@@ -465,3 +465,40 @@ def test_with_the_ledger_an_owned_undeclared_connector_is_pruned_unless_someone_
     replaced = next(c for c in document["connectors"] if c["action"] == "replaced")
     assert "its class is now 'FileStreamSource'" in replaced["reason"]
     assert fake_connect.writes() == []
+
+
+def test_a_declared_state_that_differs_is_a_state_line_and_the_hook_makes_only_that_call(
+    fake_connect: FakeConnect, env: dict[str, str], operator: ShellOperator, tmp_path: Path
+) -> None:
+    fake_connect.connectors["p"] = {"connector.class": SINK, "topics": "t", "name": "p"}
+    paused = {**sink("p"), "state": "paused"}
+    path = tmp_path / "cm.yaml"
+    path.write_text(configmap("cm", {"p.json": paused, "q.json": {**sink("q"), "state": "paused"}}))
+    result = plan(env, "-f", str(path), "--detailed-exitcode")
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert "~ state        p on self-managed  (ConfigMap default/cm key p.json)" in lines
+    assert "      state: RUNNING -> paused (pause)" in lines
+    assert "      state: (absent) -> paused (pause)" in lines  # q: created, then paused
+    assert (
+        lines[-1] == "Plan: 1 to create, 0 to update, 0 to delete, 1 to change state, 0 unchanged."
+    )
+    document = plan_json(env, "-f", str(path))
+    assert next(c for c in document["connectors"] if c["connector"] == "p")["state"] == {
+        "live": "RUNNING",
+        "declared": "paused",
+        "call": "pause",
+    }
+    markdown = plan(env, "-f", str(path), "--output", "markdown").stdout
+    assert (
+        "| **state** | `p` | self-managed | `default/cm` key `p.json`"
+        " | state: `RUNNING` → `paused` (pause) |"
+    ) in markdown
+
+    operator.store.load_manifests([path])
+    assert operator.run().returncode == 0
+    puts = [r.path for r in fake_connect.writes() if r.path.endswith("/config")]
+    assert puts == ["/connectors/q/config"]  # p's state changed without a config PUT
+    assert fake_connect.states == {"p": "PAUSED", "q": "PAUSED"}
+    after = plan(env, "-f", str(path), "--detailed-exitcode")
+    assert after.exit_code == 0, after.output
