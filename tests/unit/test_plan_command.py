@@ -143,6 +143,7 @@ def test_plan_reads_each_target_once_and_writes_nothing(
     live: FakeConnect, manifests: Path, env: dict[str, str]
 ) -> None:
     before = json.dumps(live.connectors, sort_keys=True)
+    live.requests.clear()
     result = plan(env, "-f", str(manifests), "--detailed-exitcode")
     assert result.exit_code == 2, result.output
     assert live.writes() == []
