@@ -80,6 +80,7 @@ plan: connect-up ## connect-operator plan of k8s/examples/connectors against the
 bench: install ## scaling figures: the hook process and an in-process reconcile, against a fake Connect
 	$(PY) -m bench.hook_scale --sizes 100,1000,10000
 	$(PY) -m bench.reconcile_scale --sizes 10,100,1000,3000
+	$(PY) -m bench.ledger_scale --sizes 5000,20000,50000
 
 clean: connect-down
 	rm -rf .demo build dist *.egg-info

@@ -30,6 +30,7 @@ in one merge patch, so the move is atomic: ownership cannot fall between the two
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -46,6 +47,8 @@ LEGACY_KEY = "ledger.json"
 STATUS_KEY = "status.json"
 ENTRY_PREFIX = "c."
 SHARDS = LEDGER_SHARDS
+# Warn well before a ledger ConfigMap reaches the 1 MiB limit of one object.
+FULL_WARNING_BYTES = 800 * 1024
 MANAGED_BY = {"app.kubernetes.io/managed-by": "connect-operator"}
 
 
@@ -66,7 +69,7 @@ class LedgerEntry:
     connector_class: str = ""
     inputs: str = ""
 
-    @property
+    @functools.cached_property
     def data_key(self) -> str:
         """The ConfigMap data key of this entry: one per target and connector name."""
         return entry_key(self.target, self.connector)
@@ -78,6 +81,7 @@ def entry_key(target: str, connector: str) -> str:
     return f"{ENTRY_PREFIX}{digest[:24]}"
 
 
+@functools.cache
 def shard_names(ledger_name: str) -> tuple[str, ...]:
     """Every ConfigMap the ledger may use, the first being the ledger's own name."""
     return ledger_shard_names(ledger_name)
@@ -198,6 +202,14 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
             locations.setdefault(key, []).append(configmap.name)
     for entry in legacy:
         by_key.setdefault(entry.data_key, entry)
+    for configmap in configmaps:
+        size = sum(len(key) + len(value) for key, value in configmap.data.items())
+        if size > FULL_WARNING_BYTES:
+            log.warning(
+                "ledger ConfigMap %s holds %d KiB of the 1 MiB a ConfigMap may hold",
+                configmap.ref,
+                size // 1024,
+            )
     return Ledger(
         entries=tuple(sorted(by_key.values())),
         locations={key: tuple(names) for key, names in locations.items()},
@@ -236,10 +248,11 @@ def ledger_changes(before: Ledger, after: Iterable[LedgerEntry]) -> LedgerChange
     """
     previous = {entry.data_key: entry for entry in before.entries}
     wanted = {entry.data_key: entry for entry in after}
+    legacy = _legacy_keys(before)
     upserts = [
         entry
         for key, entry in sorted(wanted.items())
-        if previous.get(key) != entry or key in _legacy_keys(before)
+        if previous.get(key) != entry or key in legacy
     ]
     removals = [entry for key, entry in sorted(previous.items()) if key not in wanted]
     return LedgerChanges(tuple(upserts), tuple(removals))
