@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 
@@ -34,6 +35,8 @@ from tests.integration.test_hook_on_real_connect import (  # noqa: F401 (fixture
 from tests.kafka import cluster
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.shell_operator import REPO_ROOT, ShellOperator
+
+pytestmark = pytest.mark.integration
 
 CHANGES = ("create", "update", "delete")
 VERBS = {"created": "create", "updated": "update", "deleted": "delete"}
@@ -196,3 +199,21 @@ def test_the_plan_before_and_after_a_hook_run_matches_what_the_hook_did(
     live = settled_listing(url, present={f"{prefix}a"}, absent={f"{prefix}b"})
     assert live[f"{prefix}a"]["info"]["config"]["topics"] == "it.moved"
     assert f"{prefix}foreign" in live
+
+    # A state change alone: the plan says `state` with the live state, the hook pauses it and
+    # sends no config.
+    program = sink(f"{prefix}a", topic="moved")[:-1] + ', "state": "paused"}'
+    write_manifests(folder, configmap("plan-it", {"a.json": program}))
+    ledger = ledger_file(operator, tmp_path / "ledger.yaml")
+    code, state, _ = run_plan(operator, "-f", str(folder), "--ledger", str(ledger))
+    assert code == 2
+    entry = next(c for c in state["connectors"] if c["connector"] == f"{prefix}a")
+    assert (entry["action"], entry["changes"]) == ("state", [])
+    assert entry["state"]["declared"] == "paused" and entry["state"]["call"] == "pause"
+    operator.store.objects.clear()
+    operator.store.load_manifests([folder / "connectors.yaml"])
+    for obj in yaml.safe_load(ledger.read_text())["items"]:
+        operator.store.put(obj)
+    proxy.exchanges.clear()
+    ok(operator.run())
+    assert [(e.method, e.path) for e in proxy.writes()] == [("PUT", f"/connectors/{prefix}a/pause")]
