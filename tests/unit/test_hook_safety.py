@@ -1,5 +1,6 @@
-"""Rules 1-3 of issue 9, through the real hook executable run like real shell-operator:
-outputs applied only on exit 0, and (on request) a ledger snapshot from before the last write.
+"""Rules 1-3 of issue 9, through the real hook executable (a process, not the in-process
+harness) run like real shell-operator: outputs applied only on exit 0, and (on request) a ledger
+snapshot from before the last write.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from tests.unit.conftest import connector_json
 CLOUD_PREFIX = "/connect/v1/environments/env-1/clusters/lkc-1"
 CLOUD_TARGET = "confluent-cloud/env-1/lkc-1"
 LEDGER = "connect-operator-ledger"
+
+
+@pytest.fixture
+def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
+    """These rules are about what a run leaves behind, so the real executable runs them."""
+    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=False)
 
 
 def owned(operator: ShellOperator) -> list[str]:
