@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 # Offline, no request is made: a Confluent Cloud target only needs credentials to resolve.
 OFFLINE_PLACEHOLDER = "offline-placeholder"
+_MESSAGE_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,16 @@ def _validated(
                 continue  # a state change alone sends no config
             plugin = connector.config.get(CLASS_KEY, "")
             try:
+                # Connect requires `name` in a config it validates (a PUT takes it from the path).
                 result = client.validate_connector_plugin_config(
-                    plugin, connector.config, connector.secret_values()
+                    plugin, {"name": connector.name, **connector.config}, connector.secret_values()
                 )
             except ConnectOperatorError as exc:
-                problems[(target.id, connector.name)] = f"Connect's validation failed: {exc}"
+                # A missing plugin's message lists every plugin the cluster has: keep the start.
+                message = str(exc)
+                if len(message) > _MESSAGE_LIMIT:
+                    message = message[:_MESSAGE_LIMIT] + " ..."
+                problems[(target.id, connector.name)] = f"Connect's validation failed: {message}"
                 continue
             if result.error_count:
                 listed = "; ".join(f"{key}: {message}" for key, message in result.errors)

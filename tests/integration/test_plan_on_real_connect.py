@@ -217,3 +217,43 @@ def test_the_plan_before_and_after_a_hook_run_matches_what_the_hook_did(
     proxy.exchanges.clear()
     ok(operator.run())
     assert [(e.method, e.path) for e in proxy.writes()] == [("PUT", f"/connectors/{prefix}a/pause")]
+
+
+def test_validate_asks_real_connect_and_reports_what_it_refuses(
+    proxy: RecordingProxy, variables_dir: Path, prefix: str, tmp_path: Path
+) -> None:
+    operator = make_operator(proxy.url, variables_dir)
+    folder = tmp_path / "manifests"
+    missing = '{"name": "%s", "config": {"connector.class": "com.example.Missing", "x": "y"}}'
+    write_manifests(
+        folder,
+        configmap(
+            "validated",
+            {
+                "good.json": sink(f"{prefix}good"),
+                "bad.json": sink(f"{prefix}bad", tasks="many"),
+                "missing.json": missing % f"{prefix}missing",
+            },
+        ),
+    )
+    proxy.exchanges.clear()
+    result = subprocess.run(
+        [sys.executable, "-m", "connect_operator", "plan", "-f", str(folder), "--validate"],
+        env=operator.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"+ create       {prefix}good on self-managed") for line in lines)
+    bad = next(line for line in lines if "key bad.json" in line)
+    assert bad.startswith("! invalid      ConfigMap default/validated key bad.json: Connect's")
+    assert "tasks.max: Invalid value many for configuration tasks.max" in bad
+    missing_line = next(line for line in lines if "key missing.json" in line)
+    assert "Failed to find any class that implements Connector" in missing_line
+    assert len(missing_line) < 500
+    assert all(e.path.endswith("/config/validate") for e in proxy.writes())
+    assert len(proxy.writes()) == 3

@@ -148,7 +148,8 @@ class FakeConnect:
     def _validate(self, plugin: str, body: Any) -> tuple[int, Any]:
         """Connect's validate answer: 200 with `error_count` and each key's `value.errors`.
 
-        Checks what the real FileStream connectors and `ConnectorConfig` check: `tasks.max` a
+        Checks what the real FileStream connectors and `ConnectorConfig` check: `name` present
+        (real Connect requires it here, though a PUT takes it from the path), `tasks.max` a
         positive integer, a sink's `topics` or `topics.regex`, a FileStream source's `topic`.
         """
         if not isinstance(body, dict):
@@ -164,6 +165,10 @@ class FakeConnect:
                 f"matches {plugin}",
             }
         errors: dict[str, list[str]] = {key: [] for key in body}
+        if not body.get("name"):
+            errors.setdefault("name", []).append(
+                'Missing required configuration "name" which has no default value.'
+            )
         tasks_max = str(body.get("tasks.max", "1"))
         if not tasks_max.isdigit() or int(tasks_max) < 1:
             errors.setdefault("tasks.max", []).append(
