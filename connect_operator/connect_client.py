@@ -255,6 +255,15 @@ class ConnectClient:
         has no such endpoint."""
         self._request("PUT", f"/connectors/{_segment(name)}/stop")
 
+    def restart_connector(self, name: str) -> None:
+        """`POST /connectors/{name}/restart?includeTasks=true&onlyFailed=true`: restart the
+        connector and its tasks, only those that are FAILED (Kafka 3.0+, KIP-745); 202 or 204."""
+        self._request(
+            "POST",
+            f"/connectors/{_segment(name)}/restart",
+            params=[("includeTasks", "true"), ("onlyFailed", "true")],
+        )
+
     def validate_connector_plugin_config(
         self, plugin: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
     ) -> ConfigValidation:

@@ -60,8 +60,17 @@ from connect_operator.plan import (
 )
 from connect_operator.properties import Variables
 from connect_operator.redaction import Redactor
+from connect_operator.restarts import (
+    RecordChanges,
+    RecordKey,
+    RestartOutcome,
+    RestartRecord,
+    read_restart_records,
+    record_changes,
+    restart_failed,
+)
 from connect_operator.settings import Settings
-from connect_operator.targets import Target, target_from_id
+from connect_operator.targets import Target, TargetKind, target_from_id
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +109,8 @@ class TargetReport:
     # True when the failure cannot pass by itself (credentials refused, unknown cluster).
     failure_is_permanent: bool = False
     requests_sent: int = 0
+    # What auto-restart did or decided for this target's failed connectors (restarts.py).
+    restarts: list[RestartOutcome] = field(default_factory=list)
 
     @property
     def needs_retry(self) -> bool:
@@ -121,6 +132,8 @@ class RunReport:
     ledger_changes: LedgerChanges | None = None
     # What the next run needs to know (None: do not write it).
     status: RunStatus | None = None
+    # Restart bookkeeping to write (None: do not write it).
+    restart_changes: RecordChanges | None = None
     dry_run: bool = False
     # True for a retry tick that found nothing to retry and nothing changed.
     skipped: bool = False
@@ -170,11 +183,13 @@ def reconcile(
     dry_run: bool = False,
     deadline: Deadline | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], float] = time.time,
 ) -> RunReport:
     """Make every target match the declared connectors; see the module docstring.
 
     `sleep` is what the Connect clients wait with between retries (tests pass one that
-    advances the `deadline`'s clock instead of sleeping)."""
+    advances the `deadline`'s clock instead of sleeping); `now` is the wall clock of the
+    restart back-off (its bookkeeping outlives the process)."""
     deadline = deadline or Deadline(settings.run_deadline)
     redactor = secrets_redactor(variables, settings)
     ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
@@ -242,6 +257,8 @@ def reconcile(
             unresolved_entries += entries
 
     new_ledger: list[LedgerEntry] = list(unresolved_entries)
+    restart_records = read_restart_records(view.ledgers) if view.ledger_known else {}
+    records_after: list[tuple[RecordKey, RestartRecord | None]] = []
     for index, target_id in enumerate(sorted(targets)):
         target = targets[target_id]
         # Each target gets a fair share of the time left, so one that keeps failing (and
@@ -258,17 +275,30 @@ def reconcile(
             sleep=sleep,
             kind=target.kind,
         )
+        target_connectors = [c for c in desired.connectors if c.target.id == target_id]
         target_report = _reconcile_target(
             target,
             client,
             lambda target, client=client: listings.listing(target, client),  # type: ignore[misc]
-            [c for c in desired.connectors if c.target.id == target_id],
+            target_connectors,
             owned_by_target.get(target_id, []),
             desired,
             view,
             settings,
             dry_run,
         )
+        if not dry_run and target_report.plan and target.kind is TargetKind.SELF_MANAGED:
+            target_report.restarts, after = restart_failed(
+                settings.restart_policy,
+                target_id,
+                client,
+                target_report.observed,
+                target_connectors,
+                [o.connector or "" for o in target_report.outcomes if o.result is Result.UNCHANGED],
+                restart_records,
+                now(),
+            )
+            records_after += after
         target_report.requests_sent = client.requests_sent + listings.requests_sent(target)
         report.targets.append(target_report)
         new_ledger += _ledger_after(target_report, owned_by_target.get(target_id, []))
@@ -276,6 +306,7 @@ def reconcile(
     report.targets.sort(key=lambda t: t.target.id)
     if view.ledger_known and not dry_run:
         report.ledger_changes = ledger_changes(ledger, new_ledger)
+        report.restart_changes = record_changes(restart_records, records_after)
         if view.is_full:
             report.status = RunStatus(report.retry_targets, view.inputs_digest())
     return report

@@ -16,6 +16,7 @@ from typing import Any
 from connect_operator.ledger import ledger_operations
 from connect_operator.plan import Result
 from connect_operator.reconcile import RunReport
+from connect_operator.restarts import Verdict, record_operations
 from connect_operator.settings import Settings
 
 METRIC_GROUP = "connect_operator"
@@ -26,9 +27,14 @@ def patch_operations(report: RunReport, settings: Settings) -> list[dict[str, An
     changes = report.ledger_changes
     if changes is None:
         return []
-    return ledger_operations(
+    operations = ledger_operations(
         settings.ledger_name, settings.own_namespace, report.ledger, changes, report.status
     )
+    if report.restart_changes:
+        operations += record_operations(
+            settings.ledger_name, settings.own_namespace, report.restart_changes
+        )
+    return operations
 
 
 def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[str, Any]]:
@@ -57,6 +63,11 @@ def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[s
             gauge("connect_operator_target_failed", 1, target=target.target.id, kind=kind)
         refused = len(target.plan.refused_deletes) if target.plan else 0
         gauge("connect_operator_deletes_refused", refused, target=target.target.id)
+        for restart in target.restarts:
+            labels = {"target": target.target.id, "connector": restart.connector}
+            gauge("connect_operator_connector_restarts", restart.attempts, **labels)
+            given_up = restart.verdict in (Verdict.GIVE_UP, Verdict.GIVEN_UP)
+            gauge("connect_operator_connector_restart_given_up", int(given_up), **labels)
         managed = {
             o.connector for o in target.outcomes if o.result is not Result.DELETED and o.connector
         }

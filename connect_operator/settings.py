@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connect_operator.errors import SettingsError
+from connect_operator.restart_policy import (
+    DEFAULT_BACKOFF_CAP,
+    DEFAULT_BACKOFF_UNIT,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RESET_AFTER,
+    RestartPolicy,
+    restart_policy_from_env,
+)
 from connect_operator.template_env import parse_patterns
 
 DEFAULT_CONNECT_URL = "http://connect"
@@ -86,6 +94,26 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, str]] = {
         "memory (MB) one ConfigMap key's jq program may use; past it, only that key fails",
         str(DEFAULT_TEMPLATE_MEMORY_MB),
     ),
+    "CONNECT_OPERATOR_AUTO_RESTART": (
+        "restart FAILED connectors and tasks of declared running connectors (true or false)",
+        "true",
+    ),
+    "CONNECT_OPERATOR_RESTART_MAX_ATTEMPTS": (
+        "restart attempts before a failed connector is given up",
+        str(DEFAULT_MAX_ATTEMPTS),
+    ),
+    "CONNECT_OPERATOR_RESTART_BACKOFF_UNIT": (
+        "seconds in one step of the n*n+n back-off between restart attempts",
+        str(int(DEFAULT_BACKOFF_UNIT)),
+    ),
+    "CONNECT_OPERATOR_RESTART_BACKOFF_CAP": (
+        "longest wait in seconds between two restart attempts",
+        str(int(DEFAULT_BACKOFF_CAP)),
+    ),
+    "CONNECT_OPERATOR_RESTART_RESET_AFTER": (
+        "seconds a restarted connector must stay healthy before its attempts are forgotten",
+        str(int(DEFAULT_RESET_AFTER)),
+    ),
 }
 
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -119,6 +147,7 @@ class Settings:
     template_env: tuple[str, ...] | None = None
     template_cpu_seconds: int = DEFAULT_TEMPLATE_CPU_SECONDS
     template_memory_mb: int = DEFAULT_TEMPLATE_MEMORY_MB
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -162,6 +191,7 @@ class Settings:
             template_memory_mb=_positive_int(
                 environ, "CONNECT_OPERATOR_TEMPLATE_MEMORY_MB", DEFAULT_TEMPLATE_MEMORY_MB
             ),
+            restart_policy=restart_policy_from_env(environ),
         )
 
 

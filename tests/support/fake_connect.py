@@ -56,6 +56,11 @@ class FakeConnect:
     connectors: dict[str, dict[str, str]] = field(default_factory=dict)
     # connector -> PAUSED or STOPPED (set by /pause and /stop); absent: RUNNING
     states: dict[str, str] = field(default_factory=dict)
+    # connector -> trace: its connector (failed_connectors) or task 0 (failed_tasks) is FAILED
+    failed_connectors: dict[str, str] = field(default_factory=dict)
+    failed_tasks: dict[str, str] = field(default_factory=dict)
+    # True: a restart brings what FAILED back to RUNNING; False: it fails again at once
+    restart_heals: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     # (method, path-prefix) -> list of (status, message) answered before normal behaviour
     failures: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
@@ -117,6 +122,8 @@ class FakeConnect:
                 else:
                     self.states[name] = "PAUSED" if rest == ["pause"] else "STOPPED"
                 return (204 if rest == ["stop"] else 202), None
+            if method == "POST" and rest == ["restart"]:
+                return self._restart(name, parse_qs(parts.query))
             if method == "GET" and rest == ["status"]:
                 if name not in self.connectors:
                     return 404, {"error_code": 404, "message": f"No status found for {name}"}
@@ -196,6 +203,21 @@ class FakeConnect:
         count = sum(len(messages) for messages in errors.values())
         return 200, {"name": plugin, "error_count": count, "groups": ["Common"], "configs": configs}
 
+    def _restart(self, name: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Connect 3.0+ (KIP-745): with `includeTasks`, 202 and the status as it restarts; a
+        plain restart of the connector alone is 204."""
+        if name not in self.connectors:
+            return 404, {"error_code": 404, "message": f"Unknown connector: {name}"}
+        include_tasks = query.get("includeTasks") == ["true"]
+        only_failed = query.get("onlyFailed") == ["true"]
+        if self.restart_heals:
+            self.failed_connectors.pop(name, None)
+            if include_tasks:
+                self.failed_tasks.pop(name, None)
+        if not include_tasks and not only_failed:
+            return 204, None
+        return 202, self._status(name)
+
     def _visible_config(self, name: str) -> dict[str, str]:
         return {
             key: ("****************" if key in self.masks_secrets else value)
@@ -205,11 +227,16 @@ class FakeConnect:
     def _status(self, name: str) -> dict[str, Any]:
         # Connect: a stopped connector has no tasks; a paused one's tasks are paused.
         state = self.states.get(name, "RUNNING")
-        tasks = [] if state == "STOPPED" else [{"id": 0, "state": state, "worker_id": "fake:8083"}]
+        task: dict[str, Any] = {"id": 0, "state": state, "worker_id": "fake:8083"}
+        if name in self.failed_tasks:  # pausing leaves a failed task failed
+            task.update(state="FAILED", trace=self.failed_tasks[name])
+        connector: dict[str, Any] = {"state": state, "worker_id": "fake:8083"}
+        if name in self.failed_connectors and state == "RUNNING":
+            connector.update(state="FAILED", trace=self.failed_connectors[name])
         return {
             "name": name,
-            "connector": {"state": state, "worker_id": "fake:8083"},
-            "tasks": tasks,
+            "connector": connector,
+            "tasks": [] if state == "STOPPED" else [task],
             "type": "source",
         }
 
