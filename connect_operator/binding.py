@@ -36,7 +36,7 @@ LEDGER_SHARDS = 32
 # Only what a reconcile reads: changes elsewhere (resourceVersion, status, annotations, managed
 # fields) leave the filter result unchanged, and shell-operator then suppresses the event.
 CONFIGMAP_JQ_FILTER = (
-    "{namespace: .metadata.namespace, name: .metadata.name,"
+    '{namespace: .metadata.namespace, name: .metadata.name, uid: (.metadata.uid // ""),'
     " labels: (.metadata.labels // {}), data: (.data // {})}"
 )
 
@@ -49,6 +49,9 @@ class ConfigMapView:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     data: Mapping[str, str] = field(default_factory=dict)
+    # The object's uid, which Events on it carry ("" when unknown); it never changes, so the
+    # jqFilter's checksum, and whether a run is triggered, does not depend on it.
+    uid: str = ""
 
     @property
     def ref(self) -> str:
@@ -310,6 +313,7 @@ def _configmap(item: Any, where: str) -> ConfigMapView | None:
             "name": metadata.get("name"),
             "labels": metadata.get("labels"),
             "data": source.get("data"),
+            "uid": metadata.get("uid"),
         }
     elif isinstance(item.get("filterResult"), dict):
         fields = item["filterResult"]
@@ -328,4 +332,5 @@ def _configmap(item: Any, where: str) -> ConfigMapView | None:
         name=name,
         labels={str(k): str(v) for k, v in labels.items()},
         data={str(k): str(v) for k, v in data.items()},
+        uid=str(fields.get("uid") or ""),
     )

@@ -2,11 +2,14 @@
 
 - `hook`: what `hooks/connect-operator` runs under shell-operator.
 - `run --binding-context FILE [--dry-run]`: the same reconcile, locally, with a human summary.
-- `render --binding-context FILE [--show-secrets]`: the rendered connectors, secrets masked.
+- `render --binding-context FILE [--show-secrets] [--validate]`: the rendered connectors,
+  secrets masked; `--validate` also checks each with its target's config validation.
 - `plan -f FILE|FOLDER|- [--ledger FILE] [--offline] [--validate] [--output text|json|markdown]
   [--detailed-exitcode]`: what applying these manifests would do to the live targets.
 - `config`: the shell-operator binding configuration for the current environment.
-- `status`: a table of the connectors on CONNECT_URL with their state and tasks.
+- `status [--binding-context FILE]`: a table of the connectors on CONNECT_URL with their state
+  and tasks; with a binding context, every declared connector with its target, declared and
+  live state, tasks, restart attempts and last error.
 - `settings`: the effective settings (secrets shown as set/unset).
 """
 
@@ -34,8 +37,10 @@ from connect_operator.plan_run import PlanOptions, make_plan
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import reconcile, secrets_redactor
 from connect_operator.redaction import masked
+from connect_operator.rejections import ConfigChecker
 from connect_operator.report import patch_operations, summary_lines, write_json_lines
 from connect_operator.settings import ENVIRONMENT_VARIABLES, Settings
+from connect_operator.status import format_table, status_rows
 from connect_operator.template_env import template_environ
 
 _BINDING_CONTEXT = click.option(
@@ -109,11 +114,19 @@ def run(binding_context: Path, dry_run: bool, patch_file: Path | None, verbose: 
 @cli.command()
 @_BINDING_CONTEXT
 @click.option("--show-secrets", is_flag=True, help="Print values that came from variables too.")
-def render(binding_context: Path, show_secrets: bool) -> None:
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Also check each config with its target's PUT /connector-plugins/{class}/config/validate"
+    " (self-managed Connect); nothing is written.",
+)
+def render(binding_context: Path, show_secrets: bool, validate: bool) -> None:
     """Print every connector the ConfigMaps declare, rendered, as JSON.
 
     Values that came from variables or the environment are masked unless --show-secrets.
-    Exits 1 if any ConfigMap key does not render.
+    With --validate, each enabled connector gets a `validation` field: `valid`, the errors
+    (field and Connect's message, values masked), or why it was not validated.
+    Exits 1 if any ConfigMap key does not render or, with --validate, any config is invalid.
     """
     settings = _settings()
     try:
@@ -127,6 +140,7 @@ def render(binding_context: Path, show_secrets: bool) -> None:
         view.declared_configmaps(), view.cluster_configmaps, variables, settings
     )
     documents: list[dict[str, Any]] = []
+    checker = ConfigChecker(settings, secrets_redactor(variables, settings)) if validate else None
     for connector in desired.connectors:
         config = (
             dict(connector.config)
@@ -143,13 +157,15 @@ def render(binding_context: Path, show_secrets: bool) -> None:
                 "config": config,
             }
         )
+        if checker is not None and connector.enabled:
+            documents[-1]["validation"] = checker.check(connector)
     click.echo(json.dumps(documents, indent=2))
     for error in desired.errors:
         click.echo(
             f"error: ConfigMap {error.source.configmap} key {error.source.key}: {error.message}",
             err=True,
         )
-    sys.exit(1 if desired.errors else 0)
+    sys.exit(1 if desired.errors or (checker is not None and checker.invalid) else 0)
 
 
 class _UsageErrorExitsOne(click.Command):
@@ -273,9 +289,33 @@ def config() -> None:
 
 @cli.command()
 @click.option("--url", help="Connect REST URL (default: CONNECT_URL).")
-def status(url: str | None) -> None:
-    """Print a table of the connectors on a Connect cluster, with state and tasks."""
+@click.option(
+    "--binding-context",
+    "binding_context",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A saved binding context: then one row per declared connector, on every target, with"
+    " its declared and live state, tasks, restart attempts and last error (redacted).",
+)
+def status(url: str | None, binding_context: Path | None) -> None:
+    """Print a table of the connectors on a Connect cluster, with state and tasks.
+
+    With --binding-context: TARGET, CONNECTOR, CONFIGMAP, DECLARED and LIVE state, TASKS,
+    RESTARTS (attempts made of the maximum, given up) and LAST ERROR, for every declared
+    connector. Writes nothing.
+    """
     settings = _settings()
+    if binding_context is not None:
+        try:
+            variables = load_variables(
+                settings.config_dir, template_environ(os.environ, settings.template_env)
+            )
+            view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
+            declared = status_rows(view, variables, settings, secrets_redactor(variables, settings))
+        except ConnectOperatorError as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in format_table(declared):
+            click.echo(line.rstrip())
+        return
     client = ConnectClient(
         url or settings.connect_url,
         connect_timeout=settings.connect_timeout,
@@ -327,9 +367,22 @@ def show_settings() -> None:
         "CONNECT_OPERATOR_TEMPLATE_ENV": ",".join(settings.template_env or ("(default)",)),
         "CONNECT_OPERATOR_TEMPLATE_CPU_SECONDS": str(settings.template_cpu_seconds),
         "CONNECT_OPERATOR_TEMPLATE_MEMORY_MB": str(settings.template_memory_mb),
+        **restart_settings(settings),
     }
     for name, (meaning, _default) in ENVIRONMENT_VARIABLES.items():
         click.echo(f"{name}={effective[name]}\n    {meaning}")
+
+
+def restart_settings(settings: Settings) -> dict[str, str]:
+    """The effective auto-restart settings, for `connect-operator settings`."""
+    policy = settings.restart_policy
+    return {
+        "CONNECT_OPERATOR_AUTO_RESTART": "true" if policy.enabled else "false",
+        "CONNECT_OPERATOR_RESTART_MAX_ATTEMPTS": str(policy.max_attempts),
+        "CONNECT_OPERATOR_RESTART_BACKOFF_UNIT": f"{policy.backoff_unit:g}",
+        "CONNECT_OPERATOR_RESTART_BACKOFF_CAP": f"{policy.backoff_cap:g}",
+        "CONNECT_OPERATOR_RESTART_RESET_AFTER": f"{policy.reset_after:g}",
+    }
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -172,6 +173,7 @@ class ConnectClient:
         self._redact = redactor or Redactor(frozenset())
         self._sleep = sleep
         self._max_body_bytes = max_body_bytes
+        self._initial_state: bool | None = None
         self.requests_sent = 0
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -221,6 +223,36 @@ class ConnectClient:
             body["name"] = name
         self._request("PUT", f"/connectors/{_segment(name)}/config", json=body, secrets=secrets)
 
+    def create_connector(
+        self,
+        name: str,
+        config: Mapping[str, str],
+        initial_state: str,
+        secrets: frozenset[str] = frozenset(),
+    ) -> None:
+        """`POST /connectors` with `{"name", "config", "initial_state"}`: create a connector
+        directly in `RUNNING`, `PAUSED` or `STOPPED` (Kafka Connect 3.7+, KIP-980), so it never
+        runs when it should not. 201; 409 when it exists already."""
+        body = {"name": name, "config": dict(config), "initial_state": initial_state}
+        self._request("POST", "/connectors", json=body, secrets=secrets)
+
+    def server_version(self) -> str:
+        """`GET /`: the worker's version (`"version": "4.1.2"`, or Confluent Platform's
+        `"7.7.0-ccs"`), "" when it says none."""
+        body = self._call("GET", "/")
+        version = _object(body).get("version")
+        return str(version) if isinstance(version, str) else ""
+
+    def supports_initial_state(self) -> bool:
+        """True when `POST /connectors` takes `initial_state` (KIP-980): Apache Kafka 3.7+, or
+        Confluent Platform 7.7+ (which ships Kafka 3.7). Asked once per client; a version it
+        cannot read counts as False (then a connector is created, then paused or stopped)."""
+        if self._initial_state is None:
+            self._initial_state = self.kind is TargetKind.SELF_MANAGED and _has_initial_state(
+                self.server_version()
+            )
+        return self._initial_state
+
     def delete_connector(self, name: str) -> bool:
         """`DELETE /connectors/{name}`: True when it existed, False when it was already gone.
 
@@ -262,6 +294,19 @@ class ConnectClient:
             "POST",
             f"/connectors/{_segment(name)}/restart",
             params=[("includeTasks", "true"), ("onlyFailed", "true")],
+        )
+
+    def list_connector_plugins(self) -> tuple[tuple[str, str], ...]:
+        """`GET /connector-plugins?connectorsOnly=true`: each installed connector plugin's class
+        and version, sorted."""
+        body = self._call("GET", "/connector-plugins", params=[("connectorsOnly", "true")])
+        if not isinstance(body, list):
+            raise ConnectServerError("GET", "/connector-plugins", 200, "answer is not a list")
+        return tuple(
+            sorted(
+                (str(_object(item).get("class", "")), str(_object(item).get("version", "")))
+                for item in body
+            )
         )
 
     def validate_connector_plugin_config(
@@ -605,6 +650,17 @@ def _describe_error_value(error: Any) -> str:
             return f"{message} (code {code})" if code else str(message)
         return json.dumps(error, sort_keys=True)[:300] if error else "error {}"
     return str(error)[:300]
+
+
+def _has_initial_state(version: str) -> bool:
+    """Kafka 3.7+ (`3.7.0`, `4.1.2`), or Confluent Platform 7.7+ (`7.7.0-ccs`: 5 and above)."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if not match:
+        return False
+    major, minor = int(match.group(1)), int(match.group(2))
+    if major >= 5:  # Confluent Platform numbers its releases on: CP 7.7 ships Kafka 3.7
+        return (major, minor) >= (7, 7)
+    return (major, minor) >= (3, 7)
 
 
 def _object(value: Any) -> dict[str, Any]:

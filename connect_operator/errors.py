@@ -16,7 +16,8 @@
         ├── TargetError           a ConfigMap names a Confluent Cloud cluster that is not there
         └── ConnectRejected       Connect answered 4xx (400 invalid config, 404, ...)
             ├── CredentialsRejected   401/403: the target refuses our credentials
-            └── UnsafeResponse        a redirect (not followed) or a body over the size cap
+            ├── UnsafeResponse        a redirect (not followed) or a body over the size cap
+            └── ConfigInvalid         Connect's config validation found errors (nothing written)
 
 `ConnectServerError` and `ConnectRejected` share `ConnectHTTPError`'s fields: the method, the
 path, the status and Connect's own message. They never carry a request body, because a body
@@ -94,6 +95,11 @@ class ConnectRejected(ConnectHTTPError, PermanentError):
 class UnsafeResponse(ConnectRejected):
     """An answer we refuse to act on: a redirect (following it would re-send a rendered config,
     passwords included, to wherever it points) or a body larger than the cap (a gzip bomb)."""
+
+
+class ConfigInvalid(ConnectRejected):
+    """`PUT /connector-plugins/{class}/config/validate` found errors in a config, so it was not
+    written. The message names each field and Connect's message, values masked."""
 
 
 class CredentialsRejected(ConnectRejected):

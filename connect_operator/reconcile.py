@@ -60,6 +60,7 @@ from connect_operator.plan import (
 )
 from connect_operator.properties import Variables
 from connect_operator.redaction import Redactor
+from connect_operator.rejections import ApplyGuard, Rejection, read_rejections
 from connect_operator.restarts import (
     RecordChanges,
     RecordKey,
@@ -111,6 +112,8 @@ class TargetReport:
     requests_sent: int = 0
     # What auto-restart did or decided for this target's failed connectors (restarts.py).
     restarts: list[RestartOutcome] = field(default_factory=list)
+    # Connectors whose rejected, unchanged config was not sent again (rejections.py).
+    held_back: set[str] = field(default_factory=set)
 
     @property
     def needs_retry(self) -> bool:
@@ -134,6 +137,13 @@ class RunReport:
     status: RunStatus | None = None
     # Restart bookkeeping to write (None: do not write it).
     restart_changes: RecordChanges | None = None
+    # Rejected configs as the snapshot showed them, and as this run leaves them.
+    rejections: dict[tuple[str, str], Rejection] = field(default_factory=dict)
+    rejections_after: dict[tuple[str, str], Rejection | None] = field(default_factory=dict)
+    # For Events: the run's wall-clock time, the uids of the connector ConfigMaps, the secrets.
+    wall_time: float = 0.0
+    uids: dict[str, str] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=lambda: Redactor(frozenset()))
     dry_run: bool = False
     # True for a retry tick that found nothing to retry and nothing changed.
     skipped: bool = False
@@ -208,7 +218,8 @@ def reconcile(
         # A retry tick with nothing to do sends no request, not even the cache's listing.
         observe=None if nothing_to_retry(view, ledger) else listings.observe,
     )
-    report = RunReport(dry_run=dry_run)
+    report = RunReport(dry_run=dry_run, wall_time=now(), redactor=redactor)
+    report.uids = {cm.ref: cm.uid for cm in view.declared_configmaps() if cm.uid}
     for error in desired.errors:
         log.error(
             "ConfigMap %s key %s is not a connector: %s",
@@ -259,6 +270,7 @@ def reconcile(
     new_ledger: list[LedgerEntry] = list(unresolved_entries)
     restart_records = read_restart_records(view.ledgers) if view.ledger_known else {}
     records_after: list[tuple[RecordKey, RestartRecord | None]] = []
+    report.rejections = read_rejections(view.ledgers) if view.ledger_known else {}
     for index, target_id in enumerate(sorted(targets)):
         target = targets[target_id]
         # Each target gets a fair share of the time left, so one that keeps failing (and
@@ -276,6 +288,11 @@ def reconcile(
             kind=target.kind,
         )
         target_connectors = [c for c in desired.connectors if c.target.id == target_id]
+        guard = (
+            ApplyGuard(target_id, client, report.rejections, now())
+            if not dry_run and target.kind is TargetKind.SELF_MANAGED
+            else None
+        )
         target_report = _reconcile_target(
             target,
             client,
@@ -286,7 +303,12 @@ def reconcile(
             view,
             settings,
             dry_run,
+            guard,
         )
+        if guard is not None and target_report.plan is not None:
+            guard.forget_undeclared(c.name for c in target_connectors if c.enabled)
+            report.rejections_after.update(guard.after)
+            target_report.held_back = set(guard.held)
         if not dry_run and target_report.plan and target.kind is TargetKind.SELF_MANAGED:
             target_report.restarts, after = restart_failed(
                 settings.restart_policy,
@@ -404,6 +426,7 @@ def _reconcile_target(
     view: ClusterView,
     settings: Settings,
     dry_run: bool,
+    guard: ApplyGuard | None = None,
 ) -> TargetReport:
     report = TargetReport(target=target)
     try:
@@ -454,7 +477,9 @@ def _reconcile_target(
             extra={"target": target.id, "action": "refused"},
         )
     report.outcomes = (
-        [_planned_outcome(action) for action in plan.actions] if dry_run else apply(plan, client)
+        [_planned_outcome(action) for action in plan.actions]
+        if dry_run
+        else apply(plan, client, guard)
     )
     report.outcomes += [_replaced_outcome(target.id, replaced) for replaced in plan.replaced]
     _log_observed_health(target, client, report.observed, connectors)
@@ -503,12 +528,18 @@ def _target_failure(target: Target, exc: Exception) -> str:
     return f"target {target.id}: {why}; {when}"
 
 
-def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
-    """Carry out a plan: deletes first, then creates and updates. The only writer to Connect."""
+def apply(
+    plan: TargetPlan, client: ConnectClient, guard: ApplyGuard | None = None
+) -> list[Outcome]:
+    """Carry out a plan: deletes first, then creates and updates. The only writer to Connect.
+
+    A `guard` (self-managed targets) validates each config before it is written, and holds back
+    an unchanged config Connect already rejected (see rejections.py)."""
     order = {Result.DELETED: 0, Result.CREATED: 1, Result.UPDATED: 1, Result.UNCHANGED: 2}
     outcomes: list[Outcome] = []
     gave_up: str | None = None
     for action in sorted(plan.actions, key=lambda a: (order[a.kind], a.connector)):
+        writes_config = False
         if action.kind is Result.UNCHANGED:
             outcomes.append(_log_outcome(action, Result.UNCHANGED))
             continue
@@ -521,11 +552,31 @@ def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
                 outcomes.append(_log_outcome(action, Result.DELETED))
             else:
                 assert action.desired is not None
-                if action.kind is Result.CREATED or action.changed_keys:
+                writes_config = action.kind is Result.CREATED or bool(action.changed_keys)
+                if writes_config and guard is not None:
+                    held = guard.held_back(action.desired)
+                    if held:
+                        outcomes.append(_held_back_outcome(action, held))
+                        continue
+                    guard.validate(action.desired)
+                initial = initial_state(action, client)
+                if writes_config and initial:
+                    client.create_connector(
+                        action.connector,
+                        action.desired.config,
+                        initial,
+                        action.desired.secret_values(),
+                    )
+                elif writes_config:
                     client.put_connector_config(
                         action.connector, action.desired.config, action.desired.secret_values()
                     )
-                if action.lifecycle is Lifecycle.PAUSE:
+                    if guard is not None:
+                        guard.accepted(action.desired)
+                    writes_config = False  # written: a later error is not the config's
+                if initial:
+                    pass  # created in its declared state: no call, and no moment of running
+                elif action.lifecycle is Lifecycle.PAUSE:
                     client.pause_connector(action.connector)
                 elif action.lifecycle is Lifecycle.RESUME:
                     client.resume_connector(action.connector)
@@ -543,7 +594,33 @@ def apply(plan: TargetPlan, client: ConnectClient) -> list[Outcome]:
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
         except PermanentError as exc:
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), False))
+            if guard is not None and action.desired is not None and writes_config:
+                guard.rejected(action.desired, exc)
     return outcomes
+
+
+def initial_state(action: Action, client: ConnectClient) -> str:
+    """`PAUSED` or `STOPPED` when a connector declared so can be created directly in that state
+    (`POST /connectors` with `initial_state`, Kafka Connect 3.7+, KIP-980), so that it never
+    runs; "" otherwise: it is then created and paused or stopped in the same run."""
+    if action.kind is not Result.CREATED or action.lifecycle is None:
+        return ""
+    wanted = {Lifecycle.PAUSE: "PAUSED", Lifecycle.STOP: "STOPPED"}.get(action.lifecycle, "")
+    return wanted if wanted and client.supports_initial_state() else ""
+
+
+def _held_back_outcome(action: Action, message: str) -> Outcome:
+    """A rejected config not sent again: still failed, logged by the guard as a warning."""
+    return Outcome(
+        Result.FAILED,
+        action.target_id,
+        action.connector,
+        action.source,
+        message,
+        False,
+        action.changed_keys,
+        action.kind,
+    )
 
 
 def _replaced_outcome(target_id: str, replaced: Replaced) -> Outcome:

@@ -1,7 +1,8 @@
 """Report back: the files shell-operator hands us (patch and metrics) and the human summary.
 
 The ledger's changes go to KUBERNETES_PATCH_PATH as per-entry merge patches, one JSON document per
-line (see ledger.py). Metrics go to
+line (see ledger.py), followed by the restart and rejection bookkeeping (restarts.py,
+rejections.py) and the Kubernetes Events of this run's transitions (events.py). Metrics go to
 METRICS_PATH in the group `connect_operator`, written in full on every run, because
 shell-operator replaces a group's series with each batch. Neither holds a config value.
 """
@@ -13,9 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from connect_operator.events import connector_events, event_operations
 from connect_operator.ledger import ledger_operations
 from connect_operator.plan import Result
 from connect_operator.reconcile import RunReport
+from connect_operator.rejections import rejection_operations
 from connect_operator.restarts import Verdict, record_operations
 from connect_operator.settings import Settings
 
@@ -34,6 +37,12 @@ def patch_operations(report: RunReport, settings: Settings) -> list[dict[str, An
         operations += record_operations(
             settings.ledger_name, settings.own_namespace, report.restart_changes
         )
+    operations += rejection_operations(
+        settings.ledger_name, settings.own_namespace, report.rejections, report.rejections_after
+    )
+    operations += event_operations(
+        connector_events(report), report.uids, report.redactor, report.wall_time
+    )
     return operations
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -170,10 +171,12 @@ def decide_restart(
             return RestartDecision(Verdict.RESET, None)
         return RestartDecision(Verdict.NONE, record)
     if record is None or (record.attempts == 0 and policy.enabled):
+        # Rounded up: a later attempt may come a moment late, never early.
+        first = math.ceil(now)
         if not policy.enabled:
-            return RestartDecision(Verdict.NOTICED, RestartRecord(target, connector, int(now), 0))
+            return RestartDecision(Verdict.NOTICED, RestartRecord(target, connector, first, 0))
         return RestartDecision(
-            Verdict.RESTART, RestartRecord(target, connector, int(now), 1), attempt=1
+            Verdict.RESTART, RestartRecord(target, connector, first, 1), attempt=1
         )
     if not policy.enabled or record.gave_up:
         return RestartDecision(Verdict.GIVEN_UP if record.gave_up else Verdict.NONE, record)
@@ -216,17 +219,25 @@ def record_changes(
 def record_operations(
     ledger_name: str, namespace: str, changes: RecordChanges
 ) -> list[dict[str, Any]]:
-    """shell-operator operations that write the changes: a merge patch per ledger ConfigMap.
+    """shell-operator operations that write the restart records' changes."""
+    writes: list[tuple[str, str, str | None]] = [
+        (entry_key(r.target, r.connector), r.data_key, r.encode()) for r in changes.upserts
+    ]
+    writes += [(entry_key(t, n), record_key(t, n), None) for t, n in changes.removals]
+    return bookkeeping_operations(ledger_name, namespace, writes)
 
-    A record lives in the ConfigMap of its ledger entry's shard; it is created if missing.
+
+def bookkeeping_operations(
+    ledger_name: str, namespace: str, writes: Iterable[tuple[str, str, str | None]]
+) -> list[dict[str, Any]]:
+    """Merge patches that set (or, for None, remove) bookkeeping keys beside the ledger.
+
+    Each write is (ledger entry key, data key, value): the key lives in the ConfigMap of its
+    entry's shard, created if missing (`CreateIfNotExists`) when something is set in it.
     """
     patches: dict[str, dict[str, str | None]] = {}
-    for record in changes.upserts:
-        home = shard_of(ledger_name, entry_key(record.target, record.connector))
-        patches.setdefault(home, {})[record.data_key] = record.encode()
-    for target, connector in changes.removals:
-        home = shard_of(ledger_name, entry_key(target, connector))
-        patches.setdefault(home, {})[record_key(target, connector)] = None
+    for owner_key, data_key, value in writes:
+        patches.setdefault(shard_of(ledger_name, owner_key), {})[data_key] = value
     operations: list[dict[str, Any]] = []
     for name in sorted(patches):
         data = patches[name]

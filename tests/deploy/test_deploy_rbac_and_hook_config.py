@@ -2,8 +2,10 @@
 
 The hook's `--config` is run the way shell-operator runs it, with the environment of the
 operator Deployment in each overlay, and validated. From its kubernetes bindings (kind,
-namespaces, names) and the ledger write (KUBERNETES_PATCH_PATH `CreateIfNotExists`, which is a
-create, and `MergePatch` of each ledger ConfigMap the `ledger` binding names) the needed grants
+namespaces, names), the ledger write (KUBERNETES_PATCH_PATH `CreateIfNotExists`, which is a
+create, and `MergePatch` of each ledger ConfigMap the `ledger` binding names) and the Events on
+connector ConfigMaps (a `Create` of an Event in each namespace the `connectors` binding
+watches) the needed grants
 are derived and compared, both ways, with what the overlay's Roles and ClusterRoles give the
 operator's ServiceAccount.
 """
@@ -27,16 +29,18 @@ READ_VERBS = ("get", "list", "watch")
 
 
 class Grant(NamedTuple):
-    """One permission on ConfigMaps: a verb in a namespace, on one name or (None) on all."""
+    """One permission: a verb in a namespace, on one name or (None) on all, of a resource."""
 
     namespace: str
     verb: str
     name: str | None
+    resource: str = "configmaps"
 
 
 def _covered(grant: Grant, grants: set[Grant]) -> bool:
     return any(
         other.verb == grant.verb
+        and other.resource == grant.resource
         and other.namespace in (grant.namespace, ALL_NAMESPACES)
         and other.name in (grant.name, None)
         for other in grants
@@ -84,6 +88,10 @@ def needed_grants(config: dict[str, Any], own_namespace: str) -> tuple[set[Grant
     # CreateIfNotExists: a Create (AlreadyExists is ignored); MergePatch: a Patch of that object.
     needed.add(Grant(own_namespace, "create", None))
     needed |= {Grant(own_namespace, "patch", name) for name in ledger_names}
+    # Events (events.py): a Create of a core v1 Event beside each connector ConfigMap.
+    connectors = next(b for b in config["kubernetes"] if b.get("name") == "connectors")
+    watched = connectors.get("namespace", {}).get("nameSelector", {}).get("matchNames")
+    needed |= {Grant(ns, "create", None, "events") for ns in watched or [ALL_NAMESPACES]}
     return needed, ledger_names
 
 
@@ -134,10 +142,10 @@ def grants_of(rules: Iterable[tuple[str, dict[str, Any]]]) -> set[Grant]:
             assert "*" not in rule.get(field, []), f"wildcard in {field}: {rule}"
         assert "nonResourceURLs" not in rule, f"non-resource URLs granted: {rule}"
         assert rule["apiGroups"] == [""], f"extra API groups: {rule}"
-        assert rule["resources"] == ["configmaps"], f"extra resources: {rule}"
+        assert rule["resources"] in (["configmaps"], ["events"]), f"extra resources: {rule}"
         for verb in rule["verbs"]:
             for name in rule.get("resourceNames") or [None]:
-                granted.add(Grant(namespace, verb, name))
+                granted.add(Grant(namespace, verb, name, rule["resources"][0]))
     return granted
 
 

@@ -41,7 +41,9 @@ class RecordedRequest:
 
     @property
     def is_write(self) -> bool:
-        """True for requests that change Connect."""
+        """True for requests that change Connect (a config validation changes nothing)."""
+        if self.path.endswith("/config/validate"):
+            return False
         return self.method in ("PUT", "POST", "DELETE", "PATCH")
 
 
@@ -61,6 +63,10 @@ class FakeConnect:
     failed_tasks: dict[str, str] = field(default_factory=dict)
     # True: a restart brings what FAILED back to RUNNING; False: it fails again at once
     restart_heals: bool = False
+    # what GET / answers as the worker's version (3.7+ takes `initial_state` on create)
+    version: str = "4.1.2"
+    # the plugins installed (GET /connector-plugins lists the fully qualified ones)
+    plugins: set[str] = field(default_factory=lambda: set(KNOWN_CLASSES))
     requests: list[RecordedRequest] = field(default_factory=list)
     # (method, path-prefix) -> list of (status, message) answered before normal behaviour
     failures: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
@@ -95,11 +101,21 @@ class FakeConnect:
                 status, message = answers.pop(0)
                 return status, {"error_code": status, "message": message}
         segments = [unquote(s) for s in path.strip("/").split("/")]
+        if method == "GET" and segments == [""]:
+            return 200, {"version": self.version, "commit": "fake", "kafka_cluster_id": "fake"}
+        if method == "POST" and segments == ["connectors"]:
+            return self._create(body)
         if method == "GET" and segments == ["connectors"]:
             expand = parse_qs(parts.query).get("expand", [])
             if not expand:
                 return 200, sorted(self.connectors)
             return 200, {name: self._expanded(name, expand) for name in sorted(self.connectors)}
+        if method == "GET" and segments == ["connector-plugins"]:
+            return 200, [
+                {"class": name, "type": "sink" if "Sink" in name else "source", "version": "4.1.2"}
+                for name in sorted(self.plugins)
+                if "." in name
+            ]
         validating = len(segments) == 4 and segments[2:] == ["config", "validate"]
         if method == "PUT" and segments[:1] == ["connector-plugins"] and validating:
             return self._validate(segments[1], body)
@@ -141,7 +157,7 @@ class FakeConnect:
                 "error_code": 400,
                 "message": f"Connector config {body} contains no connector type",
             }
-        if connector_class not in KNOWN_CLASSES:
+        if connector_class not in self.plugins:
             return 500, {
                 "error_code": 500,
                 "message": "Failed to find any class that implements Connector and which name "
@@ -165,7 +181,7 @@ class FakeConnect:
         if included is not None and not str(included).endswith(plugin):
             message = f"Included connector type {included} does not match request type {plugin}"
             return 400, {"error_code": 400, "message": message}
-        if plugin not in KNOWN_CLASSES:
+        if plugin not in self.plugins:
             return 500, {
                 "error_code": 500,
                 "message": "Failed to find any class that implements Connector and which name "
@@ -202,6 +218,21 @@ class FakeConnect:
         ]
         count = sum(len(messages) for messages in errors.values())
         return 200, {"name": plugin, "error_count": count, "groups": ["Common"], "configs": configs}
+
+    def _create(self, body: Any) -> tuple[int, Any]:
+        """`POST /connectors`: 409 if it exists; `initial_state` (3.7+) sets its state."""
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            return 400, {"error_code": 400, "message": "Invalid request body"}
+        name = str(body.get("name", ""))
+        if name in self.connectors:
+            return 409, {"error_code": 409, "message": f"Connector {name} already exists"}
+        state = body.get("initial_state", "RUNNING")
+        if state not in ("RUNNING", "PAUSED", "STOPPED"):
+            return 400, {"error_code": 400, "message": f"Invalid initial state {state}"}
+        status, answer = self._put_config(name, body["config"])
+        if status == 201 and state != "RUNNING":
+            self.states[name] = str(state)
+        return status, answer
 
     def _restart(self, name: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         """Connect 3.0+ (KIP-745): with `includeTasks`, 202 and the status as it restarts; a

@@ -26,7 +26,9 @@ class Exchange:
 
     @property
     def is_write(self) -> bool:
-        """True for requests that change Connect."""
+        """True for requests that change Connect (a config validation changes nothing)."""
+        if self.path.split("?")[0].endswith("/config/validate"):
+            return False
         return self.method in ("PUT", "POST", "DELETE", "PATCH")
 
 

@@ -36,6 +36,7 @@ import re
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,9 @@ class ObjectStore:
         previous = self.objects.get(key)
         version = int(previous["metadata"].get("resourceVersion", "0")) + 1 if previous else 1
         metadata["resourceVersion"] = str(version)
+        # The API server gives every object a uid on create and keeps it on update.
+        uid = previous["metadata"].get("uid") if previous else None
+        metadata.setdefault("uid", uid or str(uuid.uuid4()))
         self.objects[key] = stored
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -61,6 +61,9 @@ def test_run_reconciles_and_prints_a_summary_per_connector(
     assert "3 created, 0 updated, 0 unchanged, 0 deleted, 0 failed" in result.output
     assert sorted(fake_connect.connectors) == ["audit-sink", "orders-sink", "orders-source"]
     operations = [json.loads(line) for line in patch.read_text().splitlines()]
+    events = [op for op in operations if op.get("object", {}).get("kind") == "Event"]
+    assert sorted(op["object"]["reason"] for op in events) == ["Created"] * 3
+    operations = [op for op in operations if op not in events]
     assert [op["operation"] for op in operations] == ["CreateIfNotExists", "MergePatch"] * (
         len(operations) // 2
     )

@@ -104,13 +104,12 @@ def test_self_managed_connectors_are_stopped_paused_and_resumed_as_declared(
     operator.put_configmap("p", {"p.json": local("paused-one", "paused")})
     operator.put_configmap("r", {"r.json": local("running-one")})
     assert operator.run().returncode == 0
-    writes = sorted((r.method, r.path) for r in fake_connect.writes())
+    # Connect 3.7+ (KIP-980): created directly in the declared state, never running meanwhile
+    writes = sorted((r.method, r.path, r.body.get("initial_state")) for r in fake_connect.writes())
     assert writes == [
-        ("PUT", "/connectors/paused-one/config"),
-        ("PUT", "/connectors/paused-one/pause"),
-        ("PUT", "/connectors/running-one/config"),
-        ("PUT", "/connectors/stopped-one/config"),
-        ("PUT", "/connectors/stopped-one/stop"),
+        ("POST", "/connectors", "PAUSED"),
+        ("POST", "/connectors", "STOPPED"),
+        ("PUT", "/connectors/running-one/config", None),
     ]
     assert fake_connect.states == {"stopped-one": "STOPPED", "paused-one": "PAUSED"}
     fake_connect.requests.clear()
@@ -122,3 +121,37 @@ def test_self_managed_connectors_are_stopped_paused_and_resumed_as_declared(
         ("PUT", "/connectors/paused-one/resume")
     ]
     assert "paused-one" not in fake_connect.states
+
+
+def test_before_connect_3_7_a_connector_declared_paused_is_created_then_paused(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    fake_connect.version = "3.6.2"  # no `initial_state` on create (KIP-980 is 3.7)
+    operator.put_configmap("p", {"p.json": local("paused-one", "paused")})
+    assert operator.run().returncode == 0
+    assert [(r.method, r.path) for r in fake_connect.writes()] == [
+        ("PUT", "/connectors/paused-one/config"),
+        ("PUT", "/connectors/paused-one/pause"),
+    ]
+    assert fake_connect.states == {"paused-one": "PAUSED"}
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("4.1.2", True),
+        ("3.7.0", True),
+        ("3.6.2", False),
+        ("7.7.1-ccs", True),
+        ("7.6.0-ce", False),
+        ("8.0.0-ccs", True),
+        ("", False),
+        ("unknown", False),
+    ],
+)
+def test_initial_state_on_create_is_used_from_kafka_3_7_and_confluent_platform_7_7(
+    version: str, supported: bool
+) -> None:
+    from connect_operator.connect_client import _has_initial_state
+
+    assert _has_initial_state(version) is supported

@@ -498,8 +498,9 @@ def test_a_declared_state_that_differs_is_a_state_line_and_the_hook_makes_only_t
 
     operator.store.load_manifests([path])
     assert operator.run().returncode == 0
-    puts = [r.path for r in fake_connect.writes() if r.path.endswith("/config")]
-    assert puts == ["/connectors/q/config"]  # p's state changed without a config PUT
+    writes = sorted((r.method, r.path) for r in fake_connect.writes())
+    # p's state changed without a config PUT; q was created directly paused (KIP-980)
+    assert writes == [("POST", "/connectors"), ("PUT", "/connectors/p/pause")]
     assert fake_connect.states == {"p": "PAUSED", "q": "PAUSED"}
     after = plan(env, "-f", str(path), "--detailed-exitcode")
     assert after.exit_code == 0, after.output
