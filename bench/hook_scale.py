@@ -174,7 +174,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
     print(
-        f"{'connectors':>10}  {'run':<17} {'seconds':>8} {'peak RSS':>9} {'reqs':>6} {'writes':>6}"
+        f"{'connectors':>10}  {'run':<17} {'wall s':>7} {'best s':>7} {'CPU s':>6}"
+        f" {'peak RSS':>9} {'reqs':>6} {'writes':>6}"
     )
     for size in (int(size) for size in arguments.sizes.split(",")):
         for kind, row in measure(size, arguments.repeats).items():

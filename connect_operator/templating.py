@@ -40,7 +40,7 @@ from connect_operator.sandbox import Failure, Limits, run_programs
 from connect_operator.template_env import is_credential_name
 
 # Bump when rendering changes in a way that changes outputs: it invalidates every cached digest.
-RENDER_FORMAT = "1"
+RENDER_FORMAT = "2"
 
 _VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
 _ENV_USE = re.compile(r"\$ENV\b|(?<![\w$])env\b")
@@ -90,14 +90,18 @@ class ProgramInputs:
 @cache
 def program_inputs(program: str) -> ProgramInputs:
     """The variables and environment names the program's text can reach."""
-    names, whole_env = _env_reads(program)
-    if whole_env:  # perhaps only "env" inside a string literal: look at the code alone
-        names, whole_env = _env_reads(_code_only(program))
-    variables = frozenset(_VARIABLE.findall(program)) - {"ENV"}
+    names: set[str] = set()
+    whole_env = False
+    if "env" in program or "ENV" in program:
+        names, whole_env = _env_reads(program)
+        if whole_env:  # perhaps only "env" inside a string literal: look at the code alone
+            names, whole_env = _env_reads(_code_only(program))
+    variables = frozenset(_VARIABLE.findall(program)) - {"ENV"} if "$" in program else frozenset()
+    volatile = ("now" in program or "__loc__" in program) and bool(_VOLATILE.search(program))
     return ProgramInputs(
         variables=variables,
         environ=None if whole_env else frozenset(names),
-        volatile=bool(_VOLATILE.search(program)),
+        volatile=volatile,
     )
 
 
@@ -161,15 +165,25 @@ def inputs_digest(program: str, variables: Variables) -> str | None:
     if reads.volatile:
         return None
     env_names = variables.environ.keys() if reads.environ is None else reads.environ
-    document = [
-        RENDER_FORMAT,
-        program,
-        sorted((name, variables.values.get(name)) for name in reads.variables),
-        sorted((name, variables.environ.get(name)) for name in env_names),
-        reads.environ is None,
-    ]
-    encoded = json.dumps(document, separators=(",", ":")).encode("utf-8")
-    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+    digest = hashlib.sha256()
+
+    def add(text: str | None) -> None:
+        # length-prefixed, so no two different inputs can run together into the same bytes
+        data = b"\xff" if text is None else text.encode("utf-8", "surrogatepass")
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+
+    add(RENDER_FORMAT)
+    add(program)
+    add("variables")
+    for name in sorted(reads.variables):
+        add(name)
+        add(variables.values.get(name))
+    add("whole environment" if reads.environ is None else "environment")
+    for name in sorted(env_names):
+        add(name)
+        add(variables.environ.get(name))
+    return "sha256:" + digest.hexdigest()
 
 
 def readable_secrets(program: str, variables: Variables) -> dict[str, str]:
