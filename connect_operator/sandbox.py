@@ -25,6 +25,7 @@ connectors, and scrubbing secrets from messages, is `templating`'s job.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import math
@@ -233,7 +234,9 @@ def _child_main(
     # C code may have set variables os.environ does not know of: empty the C environment itself.
     import ctypes
 
-    ctypes.CDLL(None).clearenv()
+    # (a libc without clearenv leaves only os.environ's names to clear)
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).clearenv()
     os.environ.clear()
     os.environ.update(environ)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -606,3 +606,45 @@ def test_a_cached_connector_keeps_its_declared_state(hook: InProcessHook) -> Non
     hook.fake.requests.clear()
     assert hook.run(VALUES, ENVIRON) == []
     assert hook.fake.writes() == []
+
+
+class _Seconds:
+    def __init__(self, seconds: float) -> None:
+        import time
+
+        self._ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        import time
+
+        return max(0.0, self._ends - time.monotonic())
+
+
+def test_rendering_stops_at_the_run_deadline_whatever_the_programs_do() -> None:
+    import time
+
+    from connect_operator.errors import DeadlineExceeded
+
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        render_connectors(
+            ["def f: f; f", _program("after", '"x"')],
+            VARIABLES,
+            limits=Limits(cpu_seconds=60, memory_mb=64),
+            deadline=_Seconds(1.0),
+        )
+    # the renderer was stopped, not waited for: well under the program's 60 s of CPU
+    assert time.monotonic() - started < 30
+
+
+def test_the_hook_does_not_import_jq_before_it_renders() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, connect_operator.hook; print('jq' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
