@@ -181,6 +181,7 @@ class Deployment:
             # The example connectors read it (env.CONNECTOR_OWNER). The hook masks the values of
             # what templates read in every log line, so it must not be part of connector names.
             "CONNECTOR_OWNER": "platform-team",
+            "CONNECT_OPERATOR_TEMPLATE_ENV": "CONNECTOR_OWNER,MYSQL_*",
             "CONNECT_OPERATOR_REQUEST_TIMEOUT": "10",
             "CONNECT_OPERATOR_RUN_DEADLINE": "30",
             "LOG_LEVEL": "info",

@@ -308,7 +308,8 @@ def start_etcd(binary: Path, workdir: Path) -> tuple[ManagedProcess, str]:
     def healthy() -> bool:
         if not process.alive():
             raise AssertionError(f"etcd exited\n{process.log_tail()}")
-        return requests.get(f"{client_url}/health", timeout=2).json().get("health") == "true"
+        health = requests.get(f"{client_url}/health", timeout=2).json()
+        return bool(health.get("health") == "true")
 
     wait_until(healthy, KUBE_READY_TIMEOUT, "etcd /health", explain=process.log_tail)
     return process, client_url

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EVERY_FIVE_SECONDS, HOOK_NAME, REPO_ROOT, Deployment
+from tests.e2e.conftest import EVERY_FIVE_SECONDS, HOOK_NAME, Deployment
+from tests.e2e.runtime import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
