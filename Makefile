@@ -122,7 +122,8 @@ plan: connect-up ## connect-operator plan of k8s/examples/connectors against the
 	CONNECT_URL=$$($(CLUSTER) up 2>/dev/null | sed -n 's/^CONNECT_URL=//p') \
 	CONNECT_OPERATOR_CONFIG_DIR=k8s/examples/variables CONNECT_OPERATOR_TEMPLATE_ENV=CONNECTOR_OWNER \
 	CONNECTOR_OWNER=$${CONNECTOR_OWNER:-connect-operator-demo} \
-	$(VENV)/bin/connect-operator plan -f k8s/examples/connectors $(PLAN_ARGS)
+	$(VENV)/bin/connect-operator plan -f k8s/examples/connectors \
+	  $(if $(wildcard .demo/ledger.yaml),--ledger .demo/ledger.yaml) $(PLAN_ARGS)
 
 bench: install ## scaling figures: the hook process and an in-process reconcile, against a fake Connect
 	$(PY) -m bench.hook_scale --sizes 100,1000,10000

@@ -5,7 +5,8 @@ What it does, as shell-operator would at start-up:
 1. reuses (or starts) the local KRaft broker and two Connect workers (`tests/kafka/cluster.py`);
 2. loads the example connector ConfigMaps from `k8s/examples/connectors/` (the one copy that
    the kustomize manifests use too) into a small store of Kubernetes objects kept in `.demo/`,
-   together with the ownership ledger the hook wrote last time;
+   together with the ownership ledger the hook wrote last time (also saved as `.demo/ledger.yaml`,
+   a `kubectl get -o yaml` List, which `make plan` passes to `--ledger`);
 3. runs `hooks/connect-operator` with a grouped binding context and the six *_PATH files, with
    `k8s/examples/variables/` as CONNECT_OPERATOR_CONFIG_DIR, and applies its ledger patch;
 4. prints the hook's summary and a table of the connectors with their state and tasks;
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import requests
+import yaml
 
 from tests.kafka import cluster
 from tests.support.shell_operator import REPO_ROOT, ObjectStore, ShellOperator
@@ -33,6 +35,7 @@ EXAMPLES = REPO_ROOT / "k8s" / "examples" / "connectors"
 VARIABLES = REPO_ROOT / "k8s" / "examples" / "variables"
 DEMO_DATA_DIR = Path("/tmp/connect-demo")  # data.dir in k8s/examples/variables/demo.properties
 STORE_FILE = "store.json"
+LEDGER_FILE = "ledger.yaml"
 
 
 def _sync_examples(store: ObjectStore) -> None:
@@ -42,6 +45,16 @@ def _sync_examples(store: ObjectStore) -> None:
         if labels.get("destination") == "connect":
             del store.objects[key]
     store.load_manifests(sorted(EXAMPLES.glob("*.yaml")))
+
+
+def _save_ledger(store: ObjectStore, path: Path) -> None:
+    """The ledger's ConfigMaps as `kubectl get cm -o yaml` prints them, for `make plan --ledger`."""
+    items = [
+        obj
+        for (kind, _, name), obj in sorted(store.objects.items())
+        if kind == "ConfigMap" and name.startswith("connect-operator-ledger")
+    ]
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
 
 
 def _wait_until_running(url: str, names: list[str], timeout: float = 60.0) -> None:
@@ -95,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"!! the hook exited {run.returncode}", file=sys.stderr)
         return run.returncode
     store.save(store_path)
+    _save_ledger(store, args.state_dir / LEDGER_FILE)
 
     names = [entry["connector"] for entry in (operator.ledger() or {"entries": []})["entries"]]
     _wait_until_running(url, names)
