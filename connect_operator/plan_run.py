@@ -43,6 +43,7 @@ from connect_operator.plan_report import (
 from connect_operator.properties import Variables
 from connect_operator.reconcile import RunReport, reconcile, secrets_redactor
 from connect_operator.redaction import Redactor
+from connect_operator.rejections import validated_config
 from connect_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -167,9 +168,8 @@ def _validated(
                 continue  # a state change alone sends no config
             plugin = connector.config.get(CLASS_KEY, "")
             try:
-                # Connect requires `name` in a config it validates (a PUT takes it from the path).
                 result = client.validate_connector_plugin_config(
-                    plugin, {"name": connector.name, **connector.config}, connector.secret_values()
+                    plugin, validated_config(connector), connector.secret_values()
                 )
             except ConnectOperatorError as exc:
                 # A missing plugin's message lists every plugin the cluster has: keep the start.
