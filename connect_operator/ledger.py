@@ -35,7 +35,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connect_operator.binding import LEDGER_SHARDS, ConfigMapView, ledger_shard_names
@@ -329,3 +329,8 @@ def _create_if_not_exists(name: str, namespace: str) -> dict[str, Any]:
             "data": {},
         },
     }
+
+
+def with_hash(entry: LedgerEntry, config_hash: str) -> LedgerEntry:
+    """The same entry with another last-applied hash."""
+    return replace(entry, hash=config_hash)
