@@ -116,6 +116,8 @@ def wait_until(
     while True:
         try:
             value = probe()
+        except AssertionError:
+            raise  # a probe's verdict (the process exited): waiting longer cannot help
         except Exception as exc:  # a probe may fail while the thing starts
             last_error = exc
             value = None
