@@ -648,3 +648,36 @@ def test_the_hook_does_not_import_jq_before_it_renders() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+def test_cli_render_and_run_never_print_a_secret_but_name_the_broken_keys(
+    fake_connect: FakeConnect, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from connect_operator.cli import cli
+
+    store = ObjectStore()
+    store.put(
+        {
+            "kind": "ConfigMap",
+            "metadata": {"name": "leaky", "labels": {"destination": "connect", "enabled": "true"}},
+            "data": {
+                "error.json": 'error({"pw": env.DB_PASSWORD, "k": $KAFKA_API_SECRET})',
+                "message.json": "$SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO + 1",
+                "good.json": _program("good", "env.DB_PASSWORD"),
+            },
+        }
+    )
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps(group_contexts(binding_configuration(Settings()), store)))
+    env = {**base_env, "CONNECT_URL": fake_connect.url}
+    for args in (["render"], ["run"], ["run", "--dry-run"]):
+        result = CliRunner().invoke(cli, [*args, "--binding-context", str(context)], env=env)
+        output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+        assert "default/leaky key error.json" in output or "error.json" in output, output
+        _secret_free(output)
+    shown = CliRunner().invoke(
+        cli, ["render", "--binding-context", str(context), "--show-secrets"], env=env
+    )
+    assert "CANARY-ENV-DB-PASSWORD" in shown.output
