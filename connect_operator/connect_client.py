@@ -76,6 +76,8 @@ class ConnectorStatus:
     trace: str | None
     tasks: tuple[tuple[int, str], ...] = ()
     type: str | None = None
+    # The trace of the first FAILED task (by id), when a task failed.
+    task_trace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class ObservedConnector:
     status_problem: str | None = None
     id: str | None = None
     trace: str | None = None
+    # The first FAILED task's trace, redacted (a task can fail while its connector runs).
+    task_trace: str | None = None
 
 
 class Deadline:
@@ -201,13 +205,17 @@ class ConnectClient:
         return {str(key): str(value) for key, value in body.items()}
 
     def get_connector_status(self, name: str) -> ConnectorStatus:
-        """`GET /connectors/{name}/status`: state, trace (redacted) and task states."""
+        """`GET /connectors/{name}/status`: state, traces (redacted) and task states."""
         path = f"/connectors/{_segment(name)}/status"
         try:
             status = _status(self._call("GET", path))
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConnectServerError("GET", path, 200, f"malformed status: {exc}") from None
-        return replace(status, trace=self._redact(status.trace) if status.trace else None)
+        return replace(
+            status,
+            trace=self._redact(status.trace) if status.trace else None,
+            task_trace=self._redact(status.task_trace) if status.task_trace else None,
+        )
 
     def put_connector_config(
         self, name: str, config: Mapping[str, str], secrets: frozenset[str] = frozenset()
@@ -360,6 +368,7 @@ class ConnectClient:
             tasks=status.tasks,
             type=observed.type or status.type,
             trace=self._redact(status.trace) if status.trace else None,
+            task_trace=self._redact(status.task_trace) if status.task_trace else None,
         )
 
     # -- transport ---------------------------------------------------------------------------
@@ -688,6 +697,7 @@ def _status(status: Any) -> ConnectorStatus:
     state = connector.get("state")
     trace = connector.get("trace")
     tasks: list[tuple[int, str]] = []
+    task_traces: list[tuple[int, str]] = []
     raw_tasks = status.get("tasks") or []
     if not isinstance(raw_tasks, list):
         raise TypeError("status.tasks is not a list")
@@ -698,12 +708,15 @@ def _status(status: Any) -> ConnectorStatus:
         if isinstance(task_id, bool) or not isinstance(task_id, int | str):
             raise TypeError(f"task id {task_id!r} is not a number")
         tasks.append((int(task_id), str(task.get("state", "UNKNOWN"))))
+        if task.get("state") == "FAILED" and task.get("trace"):
+            task_traces.append((int(task_id), str(task["trace"])))
     status_type = status.get("type")
     return ConnectorStatus(
         state=str(state) if state else None,
         trace=str(trace) if trace else None,
         tasks=tuple(sorted(tasks)),
         type=str(status_type) if status_type else None,
+        task_trace=min(task_traces)[1] if task_traces else None,
     )
 
 

@@ -348,7 +348,7 @@ def restart_failed(
             record.attempts if record else 0,
             policy.max_attempts,
             failed,
-            _first_line(current.trace),
+            _first_line(current.trace or current.task_trace),
         )
         if decision.verdict is Verdict.RESTART:
             try:

@@ -160,7 +160,7 @@ def _last_error(
     failed = failed_parts(current.state, current.tasks)
     if not failed:
         return ""
-    trace = current.trace
+    trace = current.trace or current.task_trace
     if current.state == "FAILED" and not trace:
         try:
             trace = client.get_connector_status(connector.name).trace

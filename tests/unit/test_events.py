@@ -158,3 +158,19 @@ def test_the_real_hook_writes_events_in_its_patch_file_and_none_when_unchanged(
     assert all(e["involvedObject"].get("uid") for e in created)
     unchanged = operator.run()
     assert '"Event"' not in unchanged.patch
+
+
+def test_a_failed_tasks_event_carries_the_tasks_trace_first_line_redacted(
+    harness: Harness,
+) -> None:
+    declare(harness)
+    harness.run()
+    harness.fake.failed_tasks["sink"] = (
+        f"org.apache.kafka.connect.errors.ConnectException: {SECRET} refused\n\tat Task.put"
+    )
+    harness.run()
+    failed, _ = events(harness)
+    assert failed["message"] == (
+        "connector sink on self-managed: task 0 FAILED:"
+        " org.apache.kafka.connect.errors.ConnectException: **** refused"
+    )
