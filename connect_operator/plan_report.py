@@ -26,6 +26,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -34,6 +35,7 @@ from connect_operator.normalize import normalise
 from connect_operator.plan import Result
 from connect_operator.reconcile import RunReport
 from connect_operator.redaction import MASK, Redactor
+from connect_operator.targets import TargetKind
 
 FORMAT_VERSION = 1
 
@@ -223,8 +225,13 @@ def from_run_report(
     ledger_known: bool,
     show_secrets: bool,
     redactor: Redactor,
+    now: float,
 ) -> tuple[list[PlanEntry], list[TargetSummary], list[str]]:
-    """Plan lines, targets and target errors from a dry-run reconcile."""
+    """Plan lines, targets and target errors from a dry-run reconcile.
+
+    A create or update whose unchanged config Connect rejected before (remembered beside the
+    ledger, see rejections.py) is `invalid`: the hook holds it back until its back-off passes
+    (or the target's plugins change, which the plan does not read)."""
     entries = [_invalid(outcome.source, outcome.message) for outcome in report.declaration_errors]
     targets: list[TargetSummary] = []
     errors: list[str] = []
@@ -278,6 +285,27 @@ def from_run_report(
                 )
             elif connector is not None and action.kind is Result.CREATED:
                 entry = _with(entry, config=shown_config(connector, show_secrets, redactor))
+            rejection = report.rejections.get((target.id, action.connector))
+            writes_config = action.kind is Result.CREATED or bool(action.changed_keys)
+            if (
+                connector is not None
+                and writes_config
+                and target.kind is TargetKind.SELF_MANAGED
+                and rejection is not None
+                and rejection.config_hash == connector.config_hash
+                and now < rejection.resend_at()
+            ):
+                until = datetime.fromtimestamp(rejection.resend_at(), timezone.utc)
+                entry = _with(
+                    entry,
+                    action=PlanAction.INVALID,
+                    reason=(
+                        f"Connect rejected this config ({rejection.times} times) and it has not"
+                        " changed: the hook does not send it again until its declaration or"
+                        " variables change, the target's plugins change, or"
+                        f" {until:%Y-%m-%d %H:%M:%S} UTC; would {kind.value}"
+                    ),
+                )
             entries.append(entry)
         for outcome in target_report.outcomes:
             if outcome.connector and outcome.source and outcome.planned is None:

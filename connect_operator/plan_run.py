@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -124,7 +125,11 @@ def make_plan(
     deadline = Deadline(settings.run_deadline)
     report = reconcile(view, variables, settings, session=session, dry_run=True, deadline=deadline)
     entries, targets, errors = from_run_report(
-        report, ledger_known=bool(ledgers), show_secrets=options.show_secrets, redactor=redactor
+        report,
+        ledger_known=bool(ledgers),
+        show_secrets=options.show_secrets,
+        redactor=redactor,
+        now=time.time(),
     )
     if options.validate:
         entries = _validated(entries, report, settings, session, deadline, redactor)

@@ -504,3 +504,27 @@ def test_a_declared_state_that_differs_is_a_state_line_and_the_hook_makes_only_t
     assert fake_connect.states == {"p": "PAUSED", "q": "PAUSED"}
     after = plan(env, "-f", str(path), "--detailed-exitcode")
     assert after.exit_code == 0, after.output
+
+
+def test_a_config_connect_rejected_and_the_hook_holds_back_is_invalid_in_the_plan(
+    fake_connect: FakeConnect, env: dict[str, str], operator: ShellOperator, tmp_path: Path
+) -> None:
+    path = tmp_path / "cm.yaml"
+    missing = {"name": "nope", "config": {"connector.class": "com.example.Missing"}}
+    path.write_text(configmap("cm", {"nope.json": missing}))
+    operator.store.load_manifests([path])
+    assert operator.run().returncode == 0
+    assert "nope" not in fake_connect.connectors
+    ledger = _ledger_file(operator, tmp_path / "ledger.yaml")
+
+    without_ledger = plan(env, "-f", str(path))
+    assert "+ create       nope on self-managed" in without_ledger.stdout
+    result = plan(env, "-f", str(path), "--ledger", str(ledger))
+    assert result.exit_code == 1
+    line = next(x for x in result.stdout.splitlines() if "nope.json" in x)
+    assert line.startswith("! invalid      ConfigMap default/cm key nope.json: Connect rejected")
+    assert line.endswith("; would create")
+
+    fake_connect.requests.clear()
+    assert operator.run().returncode == 0
+    assert [r for r in fake_connect.requests if r.method == "PUT"] == []  # held back, as planned
