@@ -23,8 +23,9 @@ run's write. So the record never stores "the time of the last attempt"; it store
 happened, and every later attempt's due time is a fixed offset from it (`RestartPolicy.due_at`).
 A run that reads a stale record (attempt n-1) after attempt n already happened can at worst send
 attempt n once more and write exactly the record that is already there: the count never runs
-ahead of the attempts made, the schedule never shifts, and no attempt past `max_attempts` is
-ever sent.
+ahead of the attempts made, the schedule never shifts (one that sees no record yet repeats
+attempt 1, and the schedule starts from the repeat), and no attempt past `max_attempts` is ever
+sent.
 """
 
 from __future__ import annotations
