@@ -3,6 +3,8 @@ tries, and that no wait ever passes the run deadline. Nothing here really sleeps
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 import responses
@@ -147,3 +149,65 @@ def test_a_whole_run_against_a_connect_that_keeps_failing_waits_only_within_its_
     assert operator.clock.sleeps == pytest.approx([0.2, 0.4, 0.8, 1.6])
     assert operator.clock.now - started <= 3.0 + 1e-9
     assert [r.method for r in fake_connect.requests] == ["GET"] * 4
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_retry_after_of_zero_retries_at_once_and_an_unreadable_one_backs_off() -> None:
+    responses.get(f"{URL}/connectors", status=429, headers={"Retry-After": "0"})
+    responses.get(f"{URL}/connectors", status=429, headers={"Retry-After": "soon"})
+    responses.get(f"{URL}/connectors", json={})
+    clock = FakeClock()
+    client = clocked_client(clock)
+    assert client.list_connectors_expanded() == {}
+    assert clock.sleeps == pytest.approx([0.4])  # nothing for 0; the second step for "soon"
+    assert client.requests_sent == 3  # every try counts
+
+
+def test_a_deadline_is_not_expired_while_time_is_left() -> None:
+    clock = FakeClock()
+    deadline = Deadline(1.0, clock.monotonic)
+    clock.sleep(0.5)
+    assert not deadline.expired()
+    assert deadline.remaining() == pytest.approx(0.5)
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_each_retry_is_logged_with_its_wait_and_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    responses.put(f"{URL}/connectors/a/config", status=409, json=REBALANCING)
+    responses.put(f"{URL}/connectors/a/config", status=429, headers={"Retry-After": "2"})
+    responses.put(f"{URL}/connectors/a/config", status=201, json={})
+    with caplog.at_level(logging.DEBUG, logger="connect_operator"):
+        clocked_client(FakeClock()).put_connector_config("a", {"connector.class": "X"})
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "DEBUG",
+            "retrying in 0.2s after PUT /connectors/a/config -> 409: Cannot complete request"
+            " momentarily due to rebalance",
+        ),
+        ("INFO", "PUT /connectors/a/config: rate limited, retrying in 2.0s"),
+    ]
+
+
+@responses.activate
+def test_every_request_asks_for_json_and_accepts_compressed_answers() -> None:
+    responses.get(f"{URL}/connectors", json={})
+    clocked_client(FakeClock()).list_connectors_expanded()
+    headers = responses.calls[0].request.headers
+    assert headers["Accept"] == "application/json"
+    assert headers["Accept-Encoding"] == "gzip, deflate"
+
+
+@responses.activate(registry=OrderedRegistry)
+def test_an_answer_that_arrives_at_the_deadline_is_followed_by_no_wait() -> None:
+    clock = FakeClock()
+
+    def slow_503(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        clock.sleep(1.0)  # the server took the whole deadline to say no
+        return 503, {}, '{"message": "busy"}'
+
+    responses.add_callback(responses.GET, f"{URL}/connectors", callback=slow_503)
+    with pytest.raises(DeadlineExceeded):
+        clocked_client(clock, deadline=1.0).list_connectors_expanded()
+    assert clock.sleeps == [1.0]  # the server's own time, and no wait of ours after it
