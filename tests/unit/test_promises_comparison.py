@@ -86,3 +86,52 @@ def test_ledger_changes_are_true_exactly_when_something_is_written() -> None:
     assert not LedgerChanges()
     assert LedgerChanges(upserts=(entry,))
     assert LedgerChanges(removals=(entry,))
+
+
+def test_the_first_write_of_an_entry_creates_its_shard_then_merges_one_key() -> None:
+    from connect_operator.ledger import Ledger, encode_entry, ledger_operations, shard_of
+
+    entry = LedgerEntry("self-managed", "a", "ns/cm", "a.json", "sha256:1", "X")
+    home = shard_of("ledger", entry.data_key)
+    operations = ledger_operations("ledger", "ops", Ledger(), LedgerChanges(upserts=(entry,)))
+    assert operations == [
+        {
+            "operation": "CreateIfNotExists",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": home,
+                    "namespace": "ops",
+                    "labels": {"app.kubernetes.io/managed-by": "connect-operator"},
+                },
+                "data": {},
+            },
+        },
+        {
+            "operation": "MergePatch",
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "namespace": "ops",
+            "name": home,
+            "mergePatch": {"data": {entry.data_key: encode_entry(entry)}},
+            "ignoreMissingObject": True,
+        },
+    ]
+    assert json.loads(encode_entry(entry)) == {
+        "t": "self-managed",
+        "n": "a",
+        "m": "ns/cm",
+        "k": "a.json",
+        "h": "sha256:1",
+        "c": "X",
+    }
+
+
+def test_with_hash_changes_the_hash_and_nothing_else() -> None:
+    from connect_operator.ledger import with_hash
+
+    entry = LedgerEntry("self-managed", "a", "ns/cm", "a.json", "h1", "X", "i1")
+    assert with_hash(entry, "h2") == LedgerEntry(
+        "self-managed", "a", "ns/cm", "a.json", "h2", "X", "i1"
+    )
