@@ -34,9 +34,9 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from connect_operator.binding import LEDGER_SHARDS, ConfigMapView, ledger_shard_names
 from connect_operator.errors import BindingContextError
@@ -299,6 +299,17 @@ def ledger_operations(
                 # Untouched legacy entries move as they are.
                 own[entry.data_key] = encode_entry(entry)
         own[LEGACY_KEY] = None
+    return shard_patch_operations(ledger_name, namespace, patches)
+
+
+def shard_patch_operations(
+    ledger_name: str, namespace: str, patches: Mapping[str, Mapping[str, str | None]]
+) -> list[dict[str, Any]]:
+    """One merge patch of `data` per ledger ConfigMap (a None value removes that key).
+
+    A ConfigMap that gets a value set is created first if missing (`CreateIfNotExists`); one that
+    only loses keys may not exist, and then there is nothing to do there.
+    """
     operations: list[dict[str, Any]] = []
     for name in sorted(patches, key=shard_names(ledger_name).index):
         data = patches[name]
@@ -312,11 +323,53 @@ def ledger_operations(
                 "namespace": namespace,
                 "name": name,
                 "mergePatch": {"data": dict(sorted(data.items()))},
-                # Only removals reach a shard that may not exist; they have nothing to do there.
                 "ignoreMissingObject": True,
             }
         )
     return operations
+
+
+def bookkeeping_operations(
+    ledger_name: str, namespace: str, writes: Iterable[tuple[str, str, str | None]]
+) -> list[dict[str, Any]]:
+    """Merge patches that set (or, for None, remove) bookkeeping keys beside the ledger.
+
+    Each write is (ledger entry key, data key, value): the key lives in the ConfigMap of its
+    entry's shard.
+    """
+    patches: dict[str, dict[str, str | None]] = {}
+    for owner_key, data_key, value in writes:
+        patches.setdefault(shard_of(ledger_name, owner_key), {})[data_key] = value
+    return shard_patch_operations(ledger_name, namespace, patches)
+
+
+Record = TypeVar("Record")
+
+
+def read_bookkeeping(
+    configmaps: Sequence[ConfigMapView],
+    prefix: str,
+    decode: Callable[[str], Record],
+    what: str,
+) -> list[Record]:
+    """Every bookkeeping record whose data key starts with prefix; a broken one is logged and
+    ignored (bookkeeping must never fail a run)."""
+    records: list[Record] = []
+    for configmap in configmaps:
+        for key, value in sorted(configmap.data.items()):
+            if not key.startswith(prefix):
+                continue
+            try:
+                records.append(decode(value))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning(
+                    "ledger ConfigMap %s key %s is not %s (%s); ignored",
+                    configmap.ref,
+                    key,
+                    what,
+                    exc,
+                )
+    return records
 
 
 def _create_if_not_exists(name: str, namespace: str) -> dict[str, Any]:

@@ -41,9 +41,13 @@ from connect_operator.errors import (
     CredentialsRejected,
     UnsafeResponse,
 )
-from connect_operator.ledger import ENTRY_PREFIX, entry_key
+from connect_operator.ledger import (
+    ENTRY_PREFIX,
+    bookkeeping_operations,
+    entry_key,
+    read_bookkeeping,
+)
 from connect_operator.redaction import MASK, Redactor
-from connect_operator.restarts import bookkeeping_operations
 from connect_operator.settings import Settings
 from connect_operator.targets import TargetKind
 
@@ -109,23 +113,8 @@ def rejection_key(target: str, connector: str) -> str:
 
 def read_rejections(configmaps: Sequence[ConfigMapView]) -> dict[tuple[str, str], Rejection]:
     """Every remembered rejection in the ledger ConfigMaps; a broken one is ignored (logged)."""
-    found: dict[tuple[str, str], Rejection] = {}
-    for configmap in configmaps:
-        for key, value in sorted(configmap.data.items()):
-            if not key.startswith(REJECTION_PREFIX):
-                continue
-            try:
-                rejection = Rejection.decode(value)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning(
-                    "ledger ConfigMap %s key %s is not a rejection (%s); ignored",
-                    configmap.ref,
-                    key,
-                    exc,
-                )
-                continue
-            found[(rejection.target, rejection.connector)] = rejection
-    return found
+    rejections = read_bookkeeping(configmaps, REJECTION_PREFIX, Rejection.decode, "a rejection")
+    return {(rejection.target, rejection.connector): rejection for rejection in rejections}
 
 
 def validation_message(

@@ -42,7 +42,12 @@ from connect_operator.binding import ConfigMapView
 from connect_operator.connect_client import ConnectClient, ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
 from connect_operator.errors import ConnectOperatorError
-from connect_operator.ledger import ENTRY_PREFIX, MANAGED_BY, entry_key, shard_of
+from connect_operator.ledger import (
+    ENTRY_PREFIX,
+    bookkeeping_operations,
+    entry_key,
+    read_bookkeeping,
+)
 from connect_operator.restart_policy import RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -112,23 +117,8 @@ def read_restart_records(
     An unreadable record is logged and ignored: the worst it costs is one early restart, which
     is better than failing the run over bookkeeping.
     """
-    records: dict[RecordKey, RestartRecord] = {}
-    for configmap in configmaps:
-        for key, value in sorted(configmap.data.items()):
-            if not key.startswith(RECORD_PREFIX):
-                continue
-            try:
-                record = RestartRecord.decode(value)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning(
-                    "ledger ConfigMap %s key %s is not a restart record (%s); ignored",
-                    configmap.ref,
-                    key,
-                    exc,
-                )
-                continue
-            records[(record.target, record.connector)] = record
-    return records
+    records = read_bookkeeping(configmaps, RECORD_PREFIX, RestartRecord.decode, "a restart record")
+    return {(record.target, record.connector): record for record in records}
 
 
 class Verdict(str, Enum):
@@ -226,50 +216,6 @@ def record_operations(
     ]
     writes += [(entry_key(t, n), record_key(t, n), None) for t, n in changes.removals]
     return bookkeeping_operations(ledger_name, namespace, writes)
-
-
-def bookkeeping_operations(
-    ledger_name: str, namespace: str, writes: Iterable[tuple[str, str, str | None]]
-) -> list[dict[str, Any]]:
-    """Merge patches that set (or, for None, remove) bookkeeping keys beside the ledger.
-
-    Each write is (ledger entry key, data key, value): the key lives in the ConfigMap of its
-    entry's shard, created if missing (`CreateIfNotExists`) when something is set in it.
-    """
-    patches: dict[str, dict[str, str | None]] = {}
-    for owner_key, data_key, value in writes:
-        patches.setdefault(shard_of(ledger_name, owner_key), {})[data_key] = value
-    operations: list[dict[str, Any]] = []
-    for name in sorted(patches):
-        data = patches[name]
-        if any(value is not None for value in data.values()):
-            operations.append(
-                {
-                    "operation": "CreateIfNotExists",
-                    "object": {
-                        "apiVersion": "v1",
-                        "kind": "ConfigMap",
-                        "metadata": {
-                            "name": name,
-                            "namespace": namespace,
-                            "labels": dict(MANAGED_BY),
-                        },
-                        "data": {},
-                    },
-                }
-            )
-        operations.append(
-            {
-                "operation": "MergePatch",
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "namespace": namespace,
-                "name": name,
-                "mergePatch": {"data": dict(sorted(data.items()))},
-                "ignoreMissingObject": True,
-            }
-        )
-    return operations
 
 
 def failed_parts(state: str | None, tasks: Sequence[tuple[int, str]]) -> str:
