@@ -47,7 +47,8 @@ from connect_operator.errors import (
     classify_http_error,
 )
 from connect_operator.redaction import Redactor
-from connect_operator.targets import TargetKind
+from connect_operator.settings import Settings
+from connect_operator.targets import Target, TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -593,6 +594,29 @@ def _shut_down(response: requests.Response) -> None:
         response.close()
     except OSError:
         pass
+
+
+def client_for_target(
+    target: Target,
+    settings: Settings,
+    deadline: Deadline,
+    *,
+    session: requests.Session | None = None,
+    redactor: Redactor | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ConnectClient:
+    """The client of one target, with the timeouts the settings name."""
+    return ConnectClient(
+        target.base_url,
+        session=session,
+        auth=target.auth,
+        connect_timeout=settings.connect_timeout,
+        request_timeout=settings.request_timeout,
+        deadline=deadline,
+        redactor=redactor,
+        sleep=sleep,
+        kind=target.kind,
+    )
 
 
 def _retryable(status: int, message: str) -> bool:

@@ -23,7 +23,7 @@ from typing import TextIO
 import requests
 
 from connect_operator.binding import ClusterView, ConfigMapView
-from connect_operator.connect_client import ConnectClient, Deadline
+from connect_operator.connect_client import Deadline, client_for_target
 from connect_operator.desired import desired_state
 from connect_operator.errors import ConnectOperatorError, ManifestError
 from connect_operator.ledger import read_ledger
@@ -157,16 +157,7 @@ def _validated(
         if target_report.plan is None:
             continue
         target = target_report.target
-        client = ConnectClient(
-            target.base_url,
-            session=session,
-            auth=target.auth,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-            deadline=deadline,
-            redactor=redactor,
-            kind=target.kind,
-        )
+        client = client_for_target(target, settings, deadline, session=session, redactor=redactor)
         for action in target_report.plan.actions:
             connector = action.desired
             if connector is None or not (action.kind is Result.CREATED or action.changed_keys):

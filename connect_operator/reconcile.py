@@ -30,7 +30,12 @@ from dataclasses import dataclass, field, replace
 import requests
 
 from connect_operator.binding import ClusterView
-from connect_operator.connect_client import ConnectClient, Deadline, ObservedConnector
+from connect_operator.connect_client import (
+    ConnectClient,
+    Deadline,
+    ObservedConnector,
+    client_for_target,
+)
 from connect_operator.desired import DesiredConnector, DesiredState, Source, desired_state
 from connect_operator.errors import (
     ConnectHTTPError,
@@ -276,16 +281,13 @@ def reconcile(
         # Each target gets a fair share of the time left, so one that keeps failing (and
         # retrying) cannot use up the run's deadline and starve the healthy ones.
         share = deadline.remaining() / (len(targets) - index)
-        client = ConnectClient(
-            target.base_url,
+        client = client_for_target(
+            target,
+            settings,
+            deadline.share(share),
             session=session,
-            auth=target.auth,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-            deadline=deadline.share(share),
             redactor=redactor,
             sleep=sleep,
-            kind=target.kind,
         )
         target_connectors = [c for c in desired.connectors if c.target.id == target_id]
         guard = (
@@ -374,15 +376,12 @@ class _Listings:
         if target.id not in self._clients:
             share = self._deadline.remaining() / self._targets_left
             self._targets_left = max(1, self._targets_left - 1)
-            self._clients[target.id] = ConnectClient(
-                target.base_url,
+            self._clients[target.id] = client_for_target(
+                target,
+                self._settings,
+                self._deadline.share(share),
                 session=self._session,
-                auth=target.auth,
-                connect_timeout=self._settings.connect_timeout,
-                request_timeout=self._settings.request_timeout,
-                deadline=self._deadline.share(share),
                 redactor=self._redactor,
-                kind=target.kind,
             )
         return self._clients[target.id]
 

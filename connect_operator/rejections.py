@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connect_operator.binding import ConfigMapView
-from connect_operator.connect_client import ConnectClient, Deadline
+from connect_operator.connect_client import ConnectClient, Deadline, client_for_target
 from connect_operator.desired import DesiredConnector
 from connect_operator.errors import (
     ConfigInvalid,
@@ -298,14 +298,8 @@ class ConfigChecker:
             return {"skipped": "Confluent Cloud targets are not validated"}
         client = self._clients.get(target.id)
         if client is None:
-            client = ConnectClient(
-                target.base_url,
-                auth=target.auth,
-                connect_timeout=self.settings.connect_timeout,
-                request_timeout=self.settings.request_timeout,
-                deadline=Deadline(self.settings.run_deadline),
-                redactor=self.redactor,
-                kind=target.kind,
+            client = client_for_target(
+                target, self.settings, Deadline(self.settings.run_deadline), redactor=self.redactor
             )
             self._clients[target.id] = client
         plugin = connector.config.get(CLASS_KEY, "")

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import requests
 
 from connect_operator.binding import ClusterView
-from connect_operator.connect_client import ConnectClient, Deadline, ObservedConnector
+from connect_operator.connect_client import (
+    ConnectClient,
+    Deadline,
+    ObservedConnector,
+    client_for_target,
+)
 from connect_operator.desired import DesiredConnector, desired_state
 from connect_operator.errors import ConnectOperatorError
 from connect_operator.ledger import read_ledger
@@ -95,15 +100,8 @@ def status_rows(
         connectors: Sequence[DesiredConnector] = [
             c for c in desired.connectors if c.target.id == target_id and c.enabled
         ]
-        client = ConnectClient(
-            target.base_url,
-            session=session,
-            auth=target.auth,
-            connect_timeout=settings.connect_timeout,
-            request_timeout=settings.request_timeout,
-            deadline=Deadline(settings.run_deadline),
-            redactor=redactor,
-            kind=target.kind,
+        client = client_for_target(
+            target, settings, Deadline(settings.run_deadline), session=session, redactor=redactor
         )
         try:
             observed = client.list_connectors_expanded()
