@@ -53,8 +53,6 @@ class FakeConnect:
 
     prefix: str = ""
     basic_auth: tuple[str, str] | None = None
-    masks_secrets: tuple[str, ...] = ()  # keys answered as "****" (Confluent Cloud style)
-    added_defaults: dict[str, str] = field(default_factory=dict)
     connectors: dict[str, dict[str, str]] = field(default_factory=dict)
     # connector -> PAUSED or STOPPED (set by /pause and /stop); absent: RUNNING
     states: dict[str, str] = field(default_factory=dict)
@@ -164,7 +162,7 @@ class FakeConnect:
                 f"matches {connector_class}",
             }
         created = name not in self.connectors
-        stored = {**self.added_defaults, **body, "name": name}
+        stored = {**body, "name": name}
         self.connectors[name] = stored
         return (201 if created else 200), {"name": name, "config": stored, "tasks": []}
 
@@ -249,12 +247,6 @@ class FakeConnect:
             return 204, None
         return 202, self._status(name)
 
-    def _visible_config(self, name: str) -> dict[str, str]:
-        return {
-            key: ("****************" if key in self.masks_secrets else value)
-            for key, value in self.connectors[name].items()
-        }
-
     def _status(self, name: str) -> dict[str, Any]:
         # Connect: a stopped connector has no tasks; a paused one's tasks are paused.
         state = self.states.get(name, "RUNNING")
@@ -276,7 +268,7 @@ class FakeConnect:
         if "info" in expand:
             item["info"] = {
                 "name": name,
-                "config": self._visible_config(name),
+                "config": dict(self.connectors[name]),
                 "tasks": [{"connector": name, "task": 0}],
                 "type": "source",
             }
