@@ -34,7 +34,7 @@ from connect_operator.hook import main as hook_main
 from connect_operator.logs import configure_logging
 from connect_operator.plan_report import PlanReport, format_json, format_markdown, format_text
 from connect_operator.plan_run import PlanOptions, make_plan
-from connect_operator.properties import load_variables
+from connect_operator.properties import Variables, load_variables
 from connect_operator.reconcile import reconcile, secrets_redactor
 from connect_operator.redaction import masked
 from connect_operator.rejections import ConfigChecker
@@ -57,6 +57,11 @@ def _settings() -> Settings:
         return Settings.from_env(os.environ)
     except PermanentError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _template_variables(settings: Settings) -> Variables:
+    """The variables and environment templates see, exactly as the hook gives them."""
+    return load_variables(settings.config_dir, template_environ(os.environ, settings.template_env))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,9 +96,7 @@ def run(binding_context: Path, dry_run: bool, patch_file: Path | None, verbose: 
     """
     settings = _settings()
     try:
-        variables = load_variables(
-            settings.config_dir, template_environ(os.environ, settings.template_env)
-        )
+        variables = _template_variables(settings)
         configure_logging(
             secrets_redactor(variables, settings),
             json_lines=False,
@@ -130,9 +133,7 @@ def render(binding_context: Path, show_secrets: bool, validate: bool) -> None:
     """
     settings = _settings()
     try:
-        variables = load_variables(
-            settings.config_dir, template_environ(os.environ, settings.template_env)
-        )
+        variables = _template_variables(settings)
         view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
     except ConnectOperatorError as exc:
         raise click.ClickException(str(exc)) from None
@@ -243,9 +244,7 @@ def plan(
     """
     try:
         settings = Settings.from_env(os.environ)
-        variables = load_variables(
-            settings.config_dir, template_environ(os.environ, settings.template_env)
-        )
+        variables = _template_variables(settings)
         configure_logging(
             secrets_redactor(variables, settings),
             json_lines=False,
@@ -306,9 +305,7 @@ def status(url: str | None, binding_context: Path | None) -> None:
     settings = _settings()
     if binding_context is not None:
         try:
-            variables = load_variables(
-                settings.config_dir, template_environ(os.environ, settings.template_env)
-            )
+            variables = _template_variables(settings)
             view = read_binding_context(binding_context.read_text(encoding="utf-8"), settings)
             declared = status_rows(view, variables, settings, secrets_redactor(variables, settings))
         except ConnectOperatorError as exc:
