@@ -14,6 +14,8 @@ from tests.unit.conftest import connector_json
 from tests.unit.test_restarts import TARGET, Harness, configmap
 
 VALIDATE = "/connector-plugins/FileStreamSink/config/validate"
+# The client's documented back-off after each of its ten tries but the last (README).
+RETRY_SCHEDULE = [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0]
 
 
 @pytest.fixture
@@ -127,10 +129,20 @@ def test_a_400_from_the_config_put_is_remembered_like_a_failed_validation(
 
 
 def test_a_temporary_failure_is_not_remembered_as_a_rejection(harness: Harness) -> None:
+    # An hour of deadline, so that the client's ten tries end it, not the run deadline.
+    harness.env["CONNECT_OPERATOR_RUN_DEADLINE"] = "3600"
     declare(harness)
     harness.fake.fail_next("PUT", "/connectors/sink/config", *[(503, "unavailable")] * 10)
-    harness.run()
+    report = harness.run()
+    assert calls(harness.fake).count(("PUT", "/connectors/sink/config")) == 10
+    assert harness.clock.sleeps == pytest.approx(RETRY_SCHEDULE)  # waited on the fake clock
+    assert report.outcomes[0].result.value == "failed"
     assert rejection(harness) is None
+    # Not held back: the next run sends it again, and it is created.
+    harness.fake.requests.clear()
+    harness.run()
+    assert ("PUT", "/connectors/sink/config") in calls(harness.fake)
+    assert "sink" in harness.fake.connectors
 
 
 def test_a_valid_config_is_validated_once_and_created(harness: Harness) -> None:

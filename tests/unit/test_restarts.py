@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connect_operator.binding import binding_configuration, read_binding_context
+from connect_operator.connect_client import Deadline
 from connect_operator.errors import SettingsError
 from connect_operator.properties import load_variables
 from connect_operator.reconcile import RunReport, reconcile
@@ -26,6 +27,7 @@ from connect_operator.restarts import (
 )
 from connect_operator.settings import Settings
 from connect_operator.template_env import template_environ
+from tests.support.fake_clock import FakeClock
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ObjectStore, group_contexts
 from tests.unit.conftest import connector_json
@@ -159,12 +161,16 @@ def test_records_round_trip_and_a_broken_one_is_ignored() -> None:
 @dataclass
 class Harness:
     """The reconcile as the hook runs it, in-process: binding context from the store, reconcile
-    on the fake Connect with an injected wall clock, the patch applied back to the store."""
+    on the fake Connect with an injected wall clock (`now`, the restart back-off's) and a fake
+    monotonic clock (`clock`, the run deadline's and the retry waits'), the patch applied back
+    to the store. Nothing really sleeps: each run starts a fresh deadline on `clock`, and every
+    retry wait is recorded in `clock.sleeps`."""
 
     fake: FakeConnect
     env: dict[str, str]
     store: ObjectStore = field(default_factory=ObjectStore)
     now: float = 1_000_000.0
+    clock: FakeClock = field(default_factory=FakeClock)
 
     def run(self) -> RunReport:
         settings = Settings.from_env(self.env)
@@ -173,7 +179,14 @@ class Harness:
         variables = load_variables(
             settings.config_dir, template_environ(self.env, settings.template_env)
         )
-        report = reconcile(view, variables, settings, now=lambda: self.now)
+        report = reconcile(
+            view,
+            variables,
+            settings,
+            deadline=Deadline(settings.run_deadline, self.clock.monotonic),
+            sleep=self.clock.sleep,
+            now=lambda: self.now,
+        )
         operations = patch_operations(report, settings)
         self.store.apply_patch_text("\n".join(json.dumps(op) for op in operations))
         self.patch = operations
