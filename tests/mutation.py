@@ -37,7 +37,8 @@ WORK = REPO_ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 COPIED = ("connect_operator", "tests", "hooks", "k8s", "README.md", "pyproject.toml")
 # module -> the fast unit tests that exercise it. Only tests that run the hook in process can
-# kill a mutant: a hook started as a process imports the unmutated package (test_hook_safety).
+# kill a mutant: a hook started as a process imports the unmutated package (the real-executable
+# smoke tests, such as test_hook_safety's `[real executable]` case, only cost time there).
 MODULES: dict[str, tuple[str, ...]] = {
     "plan": (
         "tests/unit/test_plan.py",
@@ -75,6 +76,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/test_promises_ledger.py",
         "tests/unit/test_promises_reconcile.py",
         "tests/unit/test_hook.py",
+        "tests/unit/test_hook_safety.py",
         "tests/unit/test_cli.py",
     ),
 }

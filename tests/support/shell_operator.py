@@ -518,12 +518,24 @@ class ShellOperator:
     served_groups: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)
     # The store as it was before the last applied patch, for stale-ledger runs.
     _before_last_patch: ObjectStore | None = None
+    # `--config` per environment: shell-operator asks once at start-up, not before every run.
+    _configs: dict[tuple[Path, bool, frozenset[tuple[str, str]]], dict[str, Any]] = field(
+        default_factory=dict
+    )
 
     def config(self) -> dict[str, Any]:
-        """The hook's validated `--config` (shell-operator calls it without the *_PATH vars)."""
-        if self.in_process:
-            return hook_config_in_process(self.env)
-        return hook_config(self.hook, self.env)
+        """The hook's validated `--config` (shell-operator calls it without the *_PATH vars).
+
+        It is asked once per environment (a changed setting means a restarted pod, which asks
+        again), as shell-operator asks once when it starts."""
+        key = (self.hook, self.in_process, frozenset(self.env.items()))
+        if key not in self._configs:
+            self._configs[key] = (
+                hook_config_in_process(self.env)
+                if self.in_process
+                else hook_config(self.hook, self.env)
+            )
+        return copy.deepcopy(self._configs[key])
 
     def run(
         self, trigger: str = "Group", timeout: float = 300, stale_ledger: bool = False

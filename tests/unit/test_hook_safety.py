@@ -1,6 +1,10 @@
-"""Rules 1-3 of issue 9, through the real hook executable (a process, not the in-process
-harness) run like real shell-operator: outputs applied only on exit 0, and (on request) a ledger
-snapshot from before the last write.
+"""Rules 1-3 of issue 9, through the hook's whole run as shell-operator drives it: outputs
+applied only on exit 0, and (on request) a ledger snapshot from before the last write.
+
+The hook runs in process (`ShellOperator(in_process=True)`, on a fake clock); the test marked
+`REAL_EXECUTABLE_TOO` also runs once with the real executable started as a process, a smoke
+test of what only a process shows: the executable's exit code decides whether shell-operator
+applies the patch it wrote, run after run, with a stale ledger snapshot among them.
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from tests.unit.conftest import connector_json
 CLOUD_PREFIX = "/connect/v1/environments/env-1/clusters/lkc-1"
 CLOUD_TARGET = "confluent-cloud/env-1/lkc-1"
 LEDGER = "connect-operator-ledger"
+IN_PROCESS, REAL_EXECUTABLE = "in process", "real executable"
+REAL_EXECUTABLE_TOO = pytest.mark.parametrize(
+    "operator", [IN_PROCESS, REAL_EXECUTABLE], indirect=True
+)
 
 
 @pytest.fixture
-def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
-    """These rules are about what a run leaves behind, so the real executable runs them."""
-    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=False)
+def operator(
+    request: pytest.FixtureRequest, fake_connect: FakeConnect, base_env: dict[str, str]
+) -> ShellOperator:
+    """The shell-operator stand-in: the hook in process, or started as a process when the test
+    is parametrized with `REAL_EXECUTABLE`."""
+    mode = getattr(request, "param", IN_PROCESS)
+    return ShellOperator(
+        env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=mode == IN_PROCESS
+    )
 
 
 def owned(operator: ShellOperator) -> list[str]:
@@ -34,6 +48,7 @@ def owned(operator: ShellOperator) -> list[str]:
 # -- rule 1: ownership is never lost ---------------------------------------------------------
 
 
+@REAL_EXECUTABLE_TOO
 def test_a_stale_ledger_snapshot_never_drops_an_entry_so_nothing_is_orphaned(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
