@@ -210,7 +210,12 @@ def reconcile(
     ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
     session = session or requests.Session()
     listings = _Listings(
-        session, settings, deadline, redactor, len({entry.target for entry in ledger.entries})
+        session,
+        settings,
+        deadline,
+        redactor,
+        len({entry.target for entry in ledger.entries}),
+        sleep,
     )
     desired = desired_state(
         view.declared_configmaps(),
@@ -360,8 +365,10 @@ class _Listings:
         deadline: Deadline,
         redactor: Redactor,
         expected_targets: int,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
+        self._sleep = sleep
         self._settings = settings
         self._deadline = deadline
         # Like the apply loop's clients, a listing gets a fair share of the time left, so a
@@ -382,6 +389,7 @@ class _Listings:
                 self._deadline.share(share),
                 session=self._session,
                 redactor=self._redactor,
+                sleep=self._sleep,
             )
         return self._clients[target.id]
 
@@ -537,13 +545,17 @@ def apply(
     order = {Result.DELETED: 0, Result.CREATED: 1, Result.UPDATED: 1, Result.UNCHANGED: 2}
     outcomes: list[Outcome] = []
     gave_up: str | None = None
+    # Whether what stopped the writes may pass by itself (Connect away) or not (credentials).
+    gave_up_temporary = True
     for action in sorted(plan.actions, key=lambda a: (order[a.kind], a.connector)):
         writes_config = False
         if action.kind is Result.UNCHANGED:
             outcomes.append(_log_outcome(action, Result.UNCHANGED))
             continue
         if gave_up:
-            outcomes.append(_log_outcome(action, Result.FAILED, f"not attempted: {gave_up}", True))
+            outcomes.append(
+                _log_outcome(action, Result.FAILED, f"not attempted: {gave_up}", gave_up_temporary)
+            )
             continue
         try:
             if action.kind is Result.DELETED:
@@ -588,6 +600,7 @@ def apply(
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
         except CredentialsRejected as exc:  # every further call would be refused too
             gave_up = str(exc)
+            gave_up_temporary = False  # so the rest waits for the resync, as this one does
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), False))
         except TemporaryError as exc:
             outcomes.append(_log_outcome(action, Result.FAILED, str(exc), True))
