@@ -138,6 +138,10 @@ class FakeConnect:
                 return (204 if rest == ["stop"] else 202), None
             if method == "POST" and rest == ["restart"]:
                 return self._restart(name, parse_qs(parts.query))
+            if method == "GET" and rest == ["config"]:
+                if name not in self.connectors:
+                    return 404, {"error_code": 404, "message": f"Connector {name} not found"}
+                return 200, dict(self.connectors[name])
             if method == "GET" and rest == ["status"]:
                 if name not in self.connectors:
                     return 404, {"error_code": 404, "message": f"No status found for {name}"}

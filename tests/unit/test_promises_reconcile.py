@@ -15,6 +15,8 @@ fake clock), or by calling `reconcile` and `apply` directly against the fake Con
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from connect_operator.reconcile import Outcome, RunReport, apply, reconcile
 from connect_operator.settings import Settings
 from connect_operator.targets import Target
 from tests.support.fake_clock import FakeClock
+from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import HookRun, ShellOperator, group_contexts
 
@@ -602,3 +605,625 @@ def test_the_render_caches_listing_waits_out_its_retries_on_the_injected_sleep(
     assert run.returncode == 0
     assert operator.clock.sleeps[waited:] == [0.2, 0.4, 0.8, 1.6]
     assert fake_connect.writes() == []
+
+
+# -- each connector's health, at the level it deserves ---------------------------------------
+
+
+def health(connector: str, level: str, msg: str) -> dict[str, Any]:
+    """A health line: the connector's ConfigMap, key and target, no action."""
+    return line(
+        level,
+        msg,
+        configmap="default/m",
+        key=f"{connector}.json",
+        connector=connector,
+        target=TARGET,
+    )
+
+
+def test_a_failed_connector_is_an_error_with_its_trace_and_its_failed_tasks(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_connectors["a"] = "java.lang.IllegalStateException: boom"
+    fake_connect.failed_tasks["a"] = "task trace"
+
+    run = operator.run()
+
+    assert reconcile_lines(run) == [
+        health(
+            "a",
+            "error",
+            "connector a is FAILED with failed tasks [0]: java.lang.IllegalStateException: boom",
+        ),
+    ]
+
+
+def test_a_failed_connectors_trace_is_cut_to_its_first_two_thousand_characters(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_connectors["a"] = "x" * 1990 + "0123456789" + "not shown"
+
+    run = operator.run()
+
+    (failed,) = reconcile_lines(run)
+    assert failed["msg"] == "connector a is FAILED: " + "x" * 1990 + "0123456789"
+
+
+def test_failed_tasks_of_a_running_connector_are_a_warning(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_tasks["a"] = "task trace"
+
+    run = operator.run()
+
+    assert reconcile_lines(run) == [
+        health("a", "warn", "connector a is RUNNING with failed tasks [0]")
+    ]
+
+
+def test_a_paused_connector_is_information_and_a_running_one_says_nothing(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    assert operator.run().returncode == 0
+    fake_connect.states["a"] = "PAUSED"
+
+    run = operator.run()
+
+    assert reconcile_lines(run)[-1:] == [health("a", "info", "connector a is PAUSED")]
+    assert not any(line["msg"].startswith("connector b is") for line in reconcile_lines(run))
+
+
+def test_a_disabled_or_missing_connector_has_no_health_line(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_connectors["a"] = "boom"
+    operator.put_configmap("m", {"a.json": document("a")}, {"destination": "connect"})
+    fake_connect.fail_next("DELETE", "/connectors/a", (400, "cannot delete"))
+
+    run = operator.run()
+
+    assert [line["msg"] for line in reconcile_lines(run)] == [
+        "connector a has failed to be deleted: DELETE /connectors/a -> 400: cannot delete"
+    ]
+
+
+def observed_health(
+    client: ConnectClient, observed: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> list[tuple[str, str, dict[str, str]]]:
+    """What `_log_observed_health` logs for connector a, declared in default/m a.json."""
+    from connect_operator.reconcile import _log_observed_health
+
+    target = Target(TARGET, client.base_url)
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger=RECONCILE):
+        _log_observed_health(target, client, observed, [desired(target, "a")])
+    fields = ("configmap", "key", "connector", "target", "action")
+    return [
+        (
+            record.levelname,
+            record.getMessage(),
+            {f: getattr(record, f) for f in fields if hasattr(record, f)},
+        )
+        for record in caplog.records
+        if record.name == RECONCILE
+    ]
+
+
+WHERE = {"configmap": "default/m", "key": "a.json", "connector": "a", "target": TARGET}
+
+
+def test_a_failed_connector_listed_without_a_trace_gets_it_from_its_status(
+    fake_connect: FakeConnect, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+
+    fake_connect.connectors["a"] = {"connector.class": "FileStreamSink", "topics": "t"}
+    fake_connect.failed_connectors["a"] = "trace from the status endpoint"
+    listed = ObservedConnector("a", {}, state="FAILED", trace=None)
+
+    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+
+    assert logged == [("ERROR", "connector a is FAILED: trace from the status endpoint", WHERE)]
+    assert [(r.method, r.path) for r in fake_connect.requests] == [("GET", "/connectors/a/status")]
+
+
+def test_a_failed_connector_whose_status_cannot_be_read_says_so(
+    fake_connect: FakeConnect, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+
+    listed = ObservedConnector("a", {}, state="FAILED", trace=None)
+
+    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+
+    assert logged == [
+        (
+            "ERROR",
+            "connector a is FAILED: its status could not be read: GET /connectors/a/status"
+            " -> 404: No status found for a",
+            WHERE,
+        )
+    ]
+
+
+def test_a_failed_connector_with_no_trace_anywhere_says_the_server_gave_no_reason(
+    fake_connect: FakeConnect, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+
+    fake_connect.connectors["a"] = {"connector.class": "FileStreamSink", "topics": "t"}
+    listed = ObservedConnector("a", {}, state="FAILED", trace="")
+
+    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+
+    assert logged == [("ERROR", "connector a is FAILED: the server gave no reason", WHERE)]
+
+
+@pytest.mark.parametrize(
+    ("state", "tasks", "expected"),
+    [
+        ("DEGRADED", (), ("WARNING", "connector a is DEGRADED with failed tasks []")),
+        (
+            "PROVISIONING",
+            (),
+            ("INFO", "connector a is PROVISIONING: Confluent Cloud is still setting it up"),
+        ),
+        ("PAUSED", ((0, "PAUSED"),), ("INFO", "connector a is PAUSED")),
+        ("PAUSED", ((0, "FAILED"),), ("WARNING", "connector a is PAUSED with failed tasks [0]")),
+    ],
+)
+def test_each_state_is_logged_at_its_level(
+    fake_connect: FakeConnect,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    state: str,
+    tasks: tuple[tuple[int, str], ...],
+    expected: tuple[str, str],
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+
+    listed = ObservedConnector("a", {}, state=state, tasks=tasks)
+
+    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+
+    assert logged == [(*expected, WHERE)]
+    assert fake_connect.requests == []
+
+
+def test_a_status_that_cannot_be_read_is_a_warning_and_nothing_else(
+    fake_connect: FakeConnect, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+
+    listed = ObservedConnector("a", {}, state="FAILED", status_problem="no state field")
+
+    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+
+    assert logged == [
+        ("WARNING", "connector a has a status that cannot be read: no state field", WHERE)
+    ]
+    assert fake_connect.requests == []
+
+
+# -- the declared state: created in it, or set to it right after -----------------------------
+
+
+def lifecycle_calls(fake: FakeConnect) -> list[tuple[str, str, Any]]:
+    return [
+        (r.method, r.path, r.body.get("initial_state") if isinstance(r.body, dict) else None)
+        for r in fake.writes()
+    ]
+
+
+@pytest.mark.parametrize(("state", "initial"), [("paused", "PAUSED"), ("stopped", "STOPPED")])
+def test_a_connector_declared_paused_or_stopped_is_created_in_that_state(
+    operator: ShellOperator, fake_connect: FakeConnect, state: str, initial: str
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a", state=state)})
+
+    assert operator.run().returncode == 0
+
+    assert lifecycle_calls(fake_connect) == [("POST", "/connectors", initial)]
+    assert fake_connect.states == {"a": initial}
+
+
+@pytest.mark.parametrize(("state", "call"), [("paused", "pause"), ("stopped", "stop")])
+def test_on_a_connect_without_initial_state_it_is_created_then_set_to_its_state(
+    operator: ShellOperator, fake_connect: FakeConnect, state: str, call: str
+) -> None:
+    fake_connect.version = "3.6.2"
+    operator.put_configmap("m", {"a.json": document("a", state=state)})
+
+    assert operator.run().returncode == 0
+
+    assert lifecycle_calls(fake_connect) == [
+        ("PUT", "/connectors/a/config", None),
+        ("PUT", f"/connectors/a/{call}", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "state", "call"),
+    [(None, "paused", "pause"), (None, "stopped", "stop"), ("PAUSED", "running", "resume")],
+)
+def test_an_existing_connector_is_set_to_its_declared_state_after_its_config(
+    operator: ShellOperator,
+    fake_connect: FakeConnect,
+    before: str | None,
+    state: str,
+    call: str,
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    if before:
+        fake_connect.states["a"] = before
+    operator.put_configmap("m", {"a.json": document("a", state=state, topics="two")})
+    fake_connect.requests.clear()
+
+    assert operator.run().returncode == 0
+
+    assert lifecycle_calls(fake_connect) == [
+        ("PUT", "/connectors/a/config", None),
+        ("PUT", f"/connectors/a/{call}", None),
+    ]
+
+
+def test_initial_state_is_asked_only_for_a_create_that_declares_pause_or_stop(
+    fake_connect: FakeConnect, clock: FakeClock
+) -> None:
+    from connect_operator.reconcile import initial_state
+
+    client = client_of(fake_connect, clock)
+    a = desired(Target(TARGET, fake_connect.url), "a")
+    assert initial_state(action(Result.CREATED, a), client) == ""
+    assert initial_state(action(Result.UPDATED, a, Lifecycle.PAUSE), client) == ""
+    assert initial_state(action(Result.CREATED, a, Lifecycle.RESUME), client) == ""
+    assert fake_connect.requests == []  # none of these asked the worker's version
+    assert initial_state(action(Result.CREATED, a, Lifecycle.PAUSE), client) == "PAUSED"
+    assert initial_state(action(Result.CREATED, a, Lifecycle.STOP), client) == "STOPPED"
+    fake_connect.version = "3.6.2"
+    older = client_of(fake_connect, clock)
+    assert initial_state(action(Result.CREATED, a, Lifecycle.PAUSE), older) == ""
+
+
+# -- what is reported instead of done --------------------------------------------------------
+
+
+def test_an_owned_connector_someone_replaced_is_not_pruned_but_reported_as_failed(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    assert operator.run().returncode == 0
+    fake_connect.connectors["a"]["connector.class"] = "FileStreamSource"
+    operator.put_configmap("m", {"b.json": document("b")})
+
+    run = operator.run()
+    report = reconcile_in_test(operator)
+
+    message = (
+        "not deleted although ConfigMap default/m key a.json no longer declares it: its class is"
+        " now 'FileStreamSource', we applied 'FileStreamSink'; someone replaced it. Delete it by"
+        " hand if it should go, or declare it again"
+    )
+    assert reconcile_lines(run) == [
+        line(
+            "error",
+            f"connector a has failed to be deleted: {message}",
+            connector="a",
+            target=TARGET,
+            action="failed",
+            configmap="default/m",
+            key="a.json",
+        )
+    ]
+    assert "a" in fake_connect.connectors
+    assert set(owned(operator)) == {"a", "b"}
+    assert outcome_of(report, "a") == Outcome(
+        Result.FAILED, TARGET, "a", Source("default/m", "a.json"), message
+    )
+
+
+def test_a_refused_mass_deletion_is_logged_with_the_limit_and_how_to_lift_it(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.env["CONNECT_OPERATOR_MAX_DELETES"] = "2"
+    operator.put_configmap("m", {f"{n}.json": document(n) for n in "abc"})
+    assert operator.run().returncode == 0
+    operator.delete_configmap("m")
+
+    run = operator.run()
+
+    assert reconcile_lines(run) == [
+        line(
+            "error",
+            "refusing to delete 3 connectors on self-managed in one run"
+            " (CONNECT_OPERATOR_MAX_DELETES=2): a, b, c; nothing was deleted. If these deletions"
+            " are intended, set CONNECT_OPERATOR_MAX_DELETES=3 (or -1 for no limit) on the"
+            " operator for one run, then set it back; or delete in batches of at most 2",
+            target=TARGET,
+            action="refused",
+        )
+    ]
+    assert sorted(fake_connect.connectors) == ["a", "b", "c"]
+
+
+def test_a_key_that_is_not_a_connector_is_an_error_naming_its_configmap_and_key(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"bad.json": '{"name": "x"}', "b.json": document("b")})
+
+    run = operator.run()
+    report = reconcile_in_test(operator)
+
+    (error,) = report.declaration_errors
+    assert (error.result, error.target_id, error.connector, error.source) == (
+        Result.FAILED,
+        None,
+        None,
+        Source("default/m", "bad.json"),
+    )
+    assert error.message
+    assert reconcile_lines(run)[0] == line(
+        "error",
+        f"ConfigMap default/m key bad.json is not a connector: {error.message}",
+        configmap="default/m",
+        key="bad.json",
+        action="failed",
+    )
+    assert "b" in fake_connect.connectors
+    assert operator.metric("connect_operator_declaration_errors") == 1
+
+
+# -- a dry run -------------------------------------------------------------------------------
+
+
+def test_a_dry_run_reports_what_would_happen_and_sends_no_write_nor_validation(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    assert operator.run().returncode == 0
+    operator.put_configmap("m", {"a.json": document("a", topics="two"), "c.json": document("c")})
+    fake_connect.failed_connectors["a"] = "boom"  # a run would restart it
+    fake_connect.requests.clear()
+
+    report = reconcile_in_test(operator, dry_run=True)
+
+    assert [(r.method, r.path) for r in fake_connect.requests] == [("GET", "/connectors")]
+    assert report.dry_run
+    assert sorted(report.outcomes, key=lambda o: o.connector or "") == [
+        Outcome(
+            Result.UPDATED,
+            TARGET,
+            "a",
+            Source("default/m", "a.json"),
+            "config differs",
+            changed_keys=("topics",),
+            planned=Result.UPDATED,
+        ),
+        Outcome(
+            Result.DELETED,
+            TARGET,
+            "b",
+            Source("default/m", "b.json"),
+            "no longer declared by ConfigMap default/m key b.json",
+            planned=Result.DELETED,
+        ),
+        Outcome(
+            Result.CREATED,
+            TARGET,
+            "c",
+            Source("default/m", "c.json"),
+            "declared and missing",
+            planned=Result.CREATED,
+        ),
+    ]
+    (target,) = report.targets
+    assert target.restarts == []
+    assert report.restart_changes is None and report.rejections_after == {}
+
+
+# -- what the report carries for the hook's outputs ------------------------------------------
+
+
+def test_the_report_carries_the_configmaps_uids_the_wall_clock_and_each_targets_requests(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    uid = operator.store.objects[("ConfigMap", "default", "m")]["metadata"]["uid"]
+
+    report = reconcile_in_test(operator)
+
+    assert report.uids == {"default/m": uid}
+    assert report.wall_time == 1_700_000_000.0
+    (target,) = report.targets
+    # the listing, the worker's plugins for validation, then two validations and two PUTs
+    assert target.requests_sent == len(fake_connect.requests)
+    assert report.status is not None and report.status.retry_targets == ()
+    assert report.ledger_changes is not None
+
+
+# -- several targets: each gets its share of the run's deadline ------------------------------
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeConfluentCloud]:
+    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", "CLOUD-SECRET-1234"))) as fake:
+        yield fake
+
+
+CLOUD_TARGET = "confluent-cloud/env-123/lkc-456"
+CLOUD_LABELS = {"destination": "connect", "enabled": "true", "destination.cc": "orders-cluster"}
+
+
+def managed(name: str) -> str:
+    """A Confluent Cloud managed connector (Datagen), literal values only."""
+    return json.dumps(
+        {
+            "name": name,
+            "config": {
+                "connector.class": "DatagenSource",
+                "kafka.auth.mode": "KAFKA_API_KEY",
+                "kafka.api.key": "KEY-1234",
+                "kafka.api.secret": "SECRET-1234",
+                "kafka.topic": "orders",
+                "output.data.format": "JSON",
+                "quickstart": "ORDERS",
+                "tasks.max": "1",
+            },
+        }
+    )
+
+
+@pytest.fixture
+def two_targets(
+    base_env: dict[str, str], fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> ShellOperator:
+    """Connector `gen` on Confluent Cloud (listed first: its id sorts first) and `a` on the
+    self-managed Connect."""
+    operator = ShellOperator(
+        env={
+            **base_env,
+            "CONNECT_URL": fake_connect.url,
+            "CONFLUENT_CLOUD_API_URL": cloud.url,
+            "CONNECT_REST_KEY": "CLOUDKEY",
+            "CONNECT_REST_SECRET": "CLOUD-SECRET-1234",
+        },
+        in_process=True,
+    )
+    operator.put_configmap(
+        "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-456"}
+    )
+    operator.put_configmap("a-cloud", {"gen.json": managed("gen")}, CLOUD_LABELS)
+    operator.put_configmap("m", {"a.json": document("a")})
+    return operator
+
+
+def test_a_target_that_keeps_failing_cannot_use_up_the_deadline_of_the_next_one(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    operator = two_targets
+    cloud.fail_next("GET", "/connectors", *[(503, {"error_code": 503, "message": "x"})] * 1000)
+    started = operator.clock.now
+
+    run = operator.run()
+
+    assert run.returncode == 0
+    assert "a" in fake_connect.connectors
+    assert cloud.connectors == {}
+    assert retry_list(operator) == [CLOUD_TARGET]
+    # Confluent Cloud had half the run's 20 s; the self-managed target's turn needed no wait.
+    assert operator.clock.now - started == pytest.approx(10.0)
+
+
+def test_the_render_caches_listings_share_the_deadline_between_targets_too(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    operator = two_targets
+    assert operator.run().returncode == 0
+    assert retry_list(operator) == []
+    cloud.fail_next("GET", "/connectors", *[(503, {"error_code": 503, "message": "x"})] * 1000)
+    fake_connect.requests.clear()
+    started = operator.clock.now
+
+    run = operator.run()
+
+    assert run.returncode == 0
+    assert retry_list(operator) == [CLOUD_TARGET]
+    assert [(r.method, r.path) for r in fake_connect.requests] == [("GET", "/connectors")]
+    unchanged = operator.metric("connect_operator_connectors", target=TARGET, result="unchanged")
+    assert unchanged == 1
+    assert operator.clock.now - started == pytest.approx(10.0)
+
+
+def test_a_confluent_cloud_cluster_that_is_not_there_is_a_permanent_failure_saying_so(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    cloud.fail_next("GET", "/connectors", (404, {"error_code": 404, "message": "Not Found"}))
+
+    report = reconcile_in_test(two_targets)
+
+    failed = next(t for t in report.targets if t.target.id == CLOUD_TARGET)
+    assert failed.failure == (
+        f"target {CLOUD_TARGET}: Confluent Cloud knows no such environment or cluster (404):"
+        " check its ConfigMap; not retried before the next resync or change"
+    )
+    assert report.retry_targets == ()
+    assert "a" in fake_connect.connectors
+
+
+def test_the_confluent_cloud_secret_is_masked_wherever_the_run_logs() -> None:
+    from connect_operator.reconcile import secrets_redactor
+
+    settings = Settings.from_env(
+        {"CONNECT_REST_KEY": "CLOUDKEY", "CONNECT_REST_SECRET": "CLOUD-SECRET-1234"}
+    )
+    without = Settings.from_env({})
+
+    assert "CLOUD-SECRET-1234" not in secrets_redactor(Variables(), settings)(
+        "auth CLOUD-SECRET-1234 refused"
+    )
+    assert secrets_redactor(Variables(), without)("auth x refused") == "auth x refused"
+
+
+# -- a listing without configs is completed before anything is planned ----------------------
+
+
+def test_a_listing_without_configs_is_completed_for_declared_and_owned_connectors_only(
+    fake_connect: FakeConnect, clock: FakeClock
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+    from connect_operator.ledger import LedgerEntry
+    from connect_operator.reconcile import _complete_listing
+
+    for name in ("declared", "owned", "foreign", "disabled"):
+        fake_connect.connectors[name] = {"connector.class": "FileStreamSink", "topics": name}
+    listed = ("declared", "owned", "foreign", "disabled", "deleted-since")
+    observed = {name: ObservedConnector(name, None, state="RUNNING") for name in listed}
+    target = Target(TARGET, fake_connect.url)
+    disabled = replace(desired(target, "disabled"), enabled=False)
+    declared = [desired(target, "declared"), desired(target, "deleted-since"), disabled]
+    owned_entries = [LedgerEntry(TARGET, "owned", "default/m", "owned.json", "sha256:1")]
+
+    _complete_listing(client_of(fake_connect, clock), observed, declared, owned_entries)
+
+    assert [r.path for r in fake_connect.requests] == [
+        "/connectors/declared/config",
+        "/connectors/deleted-since/config",
+        "/connectors/owned/config",
+    ]
+    assert observed["declared"].config == fake_connect.connectors["declared"]
+    assert observed["declared"].state == "RUNNING"
+    assert observed["owned"].config == fake_connect.connectors["owned"]
+    assert observed["foreign"].config is None and observed["disabled"].config is None
+    assert "deleted-since" not in observed  # gone since the listing: it is simply not there
+
+
+def test_a_config_that_cannot_be_fetched_fails_the_listing(
+    fake_connect: FakeConnect, clock: FakeClock
+) -> None:
+    from connect_operator.connect_client import ObservedConnector
+    from connect_operator.errors import CredentialsRejected
+    from connect_operator.reconcile import _complete_listing
+
+    fake_connect.connectors["a"] = {"connector.class": "FileStreamSink", "topics": "t"}
+    fake_connect.fail_next("GET", "/connectors/a/config", (403, "Forbidden"))
+    observed = {"a": ObservedConnector("a", None)}
+
+    with pytest.raises(CredentialsRejected):
+        _complete_listing(
+            client_of(fake_connect, clock),
+            observed,
+            [desired(Target(TARGET, fake_connect.url), "a")],
+            [],
+        )
+    assert observed["a"].config is None
