@@ -15,6 +15,7 @@ fake clock), or by calling `reconcile` and `apply` directly against the fake Con
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -84,7 +85,9 @@ def retry_list(operator: ShellOperator) -> list[str]:
     return retry
 
 
-def reconcile_in_test(operator: ShellOperator, *, dry_run: bool = False) -> RunReport:
+def reconcile_in_test(
+    operator: ShellOperator, *, dry_run: bool = False, now: float = 1_700_000_000.0
+) -> RunReport:
     """`reconcile` called directly on the operator's store, waiting on its fake clock."""
     settings = Settings.from_env(operator.env)
     view = read_binding_context(
@@ -97,7 +100,7 @@ def reconcile_in_test(operator: ShellOperator, *, dry_run: bool = False) -> RunR
         settings,
         deadline=Deadline(settings.run_deadline, clock.monotonic),
         sleep=clock.sleep,
-        now=lambda: 1_700_000_000.0,
+        now=lambda: now,
         dry_run=dry_run,
     )
 
@@ -1227,3 +1230,119 @@ def test_a_config_that_cannot_be_fetched_fails_the_listing(
             [],
         )
     assert observed["a"].config is None
+
+
+# -- rejected configs: validated first, remembered, held back while unchanged ----------------
+
+
+def test_a_config_connect_rejected_is_held_back_while_it_has_not_changed(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    fake_connect.fail_next("PUT", "/connectors/a/config", (400, "bad a"))
+    assert operator.run().returncode == 0
+    assert sorted(fake_connect.connectors) == ["b"]
+    fake_connect.requests.clear()
+
+    report = reconcile_in_test(operator, now=time.time())
+
+    assert not any(r.path == "/connectors/a/config" for r in fake_connect.requests)
+    held = outcome_of(report, "a")
+    assert (held.result, held.temporary, held.planned, held.changed_keys) == (
+        Result.FAILED,
+        False,
+        Result.CREATED,
+        (),
+    )
+    assert held.message.startswith("its config was rejected by Connect and has not changed")
+    (target,) = report.targets
+    assert target.held_back == {"a"}
+    assert set(report.rejections) == {(TARGET, "a")}
+    assert report.retry_targets == ()
+
+
+def test_a_config_that_fails_validation_is_not_written_and_is_remembered(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a", topics="")})
+
+    report = reconcile_in_test(operator)
+
+    assert fake_connect.writes() == []
+    failed = outcome_of(report, "a")
+    assert (failed.result, failed.temporary) == (Result.FAILED, False)
+    assert "validation failed, nothing was written" in failed.message
+    assert set(report.rejections_after) == {(TARGET, "a")}
+
+
+def test_a_rejection_is_forgotten_once_its_config_is_written_or_no_longer_declared(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    fake_connect.fail_next("PUT", "/connectors/a/config", (400, "bad a"))
+    fake_connect.fail_next("PUT", "/connectors/b/config", (400, "bad b"))
+    assert operator.run().returncode == 0
+    # a is fixed (a new config is sent and accepted), b is no longer declared.
+    operator.put_configmap("m", {"a.json": document("a", topics="fixed")})
+
+    report = reconcile_in_test(operator, now=time.time())
+
+    assert outcome_of(report, "a").result is Result.CREATED
+    assert report.rejections_after == {(TARGET, "a"): None, (TARGET, "b"): None}
+
+
+def test_a_state_call_that_fails_after_its_config_was_written_is_no_rejection_of_the_config(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    operator.put_configmap("m", {"a.json": document("a", state="paused", topics="two")})
+    fake_connect.fail_next("PUT", "/connectors/a/pause", (400, "cannot pause"))
+
+    report = reconcile_in_test(operator)
+
+    assert fake_connect.connectors["a"]["topics"] == "two"
+    failed = outcome_of(report, "a")
+    assert (failed.result, failed.message) == (
+        Result.FAILED,
+        "PUT /connectors/a/pause -> 400: cannot pause",
+    )
+    assert report.rejections_after == {}
+
+
+def test_confluent_cloud_configs_are_not_validated_first_and_failed_ones_not_restarted(
+    two_targets: ShellOperator, cloud: FakeConfluentCloud
+) -> None:
+    assert two_targets.run().returncode == 0
+    cloud.fail_connector("gen", "boom")
+    cloud.requests.clear()
+
+    report = reconcile_in_test(two_targets)
+
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in cloud.requests] == [
+        ("GET", "connectors")
+    ]
+    failed = next(t for t in report.targets if t.target.id == CLOUD_TARGET)
+    assert failed.restarts == []
+
+
+# -- failed connectors are restarted when this run left them alone ---------------------------
+
+
+def test_a_failed_connector_left_unchanged_is_restarted_but_one_just_updated_is_not(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_connectors.update(a="boom a", b="boom b")
+    operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b", topics="2")})
+    fake_connect.requests.clear()
+
+    report = reconcile_in_test(operator)
+
+    restarts = [r.path for r in fake_connect.requests if r.path.endswith("/restart")]
+    assert restarts == ["/connectors/a/restart"]
+    (target,) = report.targets
+    assert [r.connector for r in target.restarts] == ["a"]
+    assert report.restart_changes is not None
+    assert target.requests_sent == len(fake_connect.requests)
