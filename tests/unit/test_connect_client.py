@@ -14,6 +14,7 @@ from connect_operator.errors import (
     ConnectRejected,
     ConnectServerError,
     ConnectUnavailable,
+    CredentialsRejected,
     DeadlineExceeded,
 )
 from connect_operator.redaction import Redactor
@@ -234,3 +235,39 @@ def test_an_unknown_500_is_not_retried() -> None:
     with pytest.raises(ConnectServerError):
         client().put_connector_config("a", {})
     assert len(responses.calls) == 1
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_a_secret_handed_with_the_request_is_masked_in_its_error() -> None:
+    # The client's own redactor knows nothing of this config: the request brings its secrets.
+    responses.put(
+        f"{URL}/connectors/a/config",
+        status=400,
+        json={"error_code": 400, "message": "Invalid value s3cr3t-CANARY for password"},
+    )
+    with pytest.raises(ConnectRejected) as caught:
+        client().put_connector_config(
+            "a", {"password": "s3cr3t-CANARY"}, secrets=frozenset({"s3cr3t-CANARY"})
+        )
+    assert "s3cr3t-CANARY" not in str(caught.value)
+    assert "Invalid value" in str(caught.value) and "for password" in str(caught.value)
+
+
+@responses.activate
+def test_a_request_that_cannot_be_sent_names_the_request_and_the_failure() -> None:
+    responses.get(f"{URL}/connectors", body=requests.exceptions.InvalidURL("bad"))
+    with pytest.raises(ConnectUnavailable) as caught:
+        client().list_connectors_expanded()
+    assert str(caught.value) == "GET /connectors: request failed: InvalidURL"
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_name_the_request_and_the_setting_to_check(status: int) -> None:
+    responses.delete(f"{URL}/connectors/a", status=status, json={"message": "Unauthorized"})
+    with pytest.raises(CredentialsRejected) as caught:
+        client(auth=("user", "pa55-CANARY")).delete_connector("a")
+    assert str(caught.value) == (
+        f"DELETE /connectors/a -> {status}: Connect refused our credentials (Unauthorized):"
+        " check CONNECT_URL's authentication"
+    )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+import requests
 import responses
 
 from connect_operator.connect_client import ConnectClient, Deadline, RetryPolicy
@@ -175,3 +176,73 @@ def test_a_malformed_status_entry_fails_only_that_connectors_status() -> None:
     assert observed["bad"].status_problem and "zero" in observed["bad"].status_problem
     assert observed["bad"].config == {"connector.class": "X"} and observed["bad"].state is None
     assert observed["good"].state == "RUNNING" and observed["good"].tasks == ((0, "RUNNING"),)
+
+
+REDIRECT_ADVICE = (
+    "the server answered with a redirect, which is never followed: "
+    "set CONNECT_URL (or CONFLUENT_CLOUD_API_URL) to the final address"
+)
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
+def test_every_redirect_status_is_refused_with_what_to_set_instead(status: int) -> None:
+    # 300 (Multiple Choices) may carry a Location too: it is as much a redirect as 307.
+    responses.put(
+        "http://connect/connectors/c/config", status=status, headers={"Location": "http://x/"}
+    )
+    client = ConnectClient("http://connect", sleep=lambda _: None)
+    with pytest.raises(UnsafeResponse) as caught:
+        client.put_connector_config("c", {"connection.password": CANARY})
+    assert str(caught.value) == f"PUT /connectors/c/config -> {status}: {REDIRECT_ADVICE}"
+    assert CANARY not in str(caught.value)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_body_past_the_cap_is_refused_with_the_cap_it_passed() -> None:
+    responses.get("http://connect/connectors", body=b"[" + b'"a",' * 100 + b'"a"]')
+    client = ConnectClient("http://connect", sleep=lambda _: None, max_body_bytes=64)
+    with pytest.raises(UnsafeResponse) as caught:
+        client.list_connectors_expanded()
+    # The status line was never trusted: the body was refused before the answer was used.
+    assert str(caught.value) == (
+        "GET /connectors -> 0: the response body is larger than 64 bytes (decoded);"
+        " it was not read further"
+    )
+    assert len(responses.calls) == 1  # a hostile answer is not asked for again
+
+
+def test_an_answer_that_does_not_finish_within_the_attempts_budget_is_abandoned() -> None:
+    release = threading.Event()
+
+    def stuck(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        release.wait(10)  # a server that holds the answer back
+        return 200, {}, "{}"
+
+    # Its own mock, not the module-wide one: the abandoned exchange finishes in its thread
+    # after the test, and must not show up among the next test's calls.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, "http://connect/connectors", callback=stuck)
+        # The budget of one attempt is its connect and read timeouts together: 0.1 s here.
+        client = ConnectClient(
+            "http://connect",
+            sleep=lambda _: None,
+            connect_timeout=0.05,
+            request_timeout=0.05,
+            retry=RetryPolicy(connection_attempts=1),
+        )
+        try:
+            with pytest.raises(ConnectUnavailable, match=r"GET /connectors: .*timed out"):
+                client.list_connectors_expanded()
+        finally:
+            release.set()
+
+
+@responses.activate
+def test_a_request_asks_only_for_encodings_the_client_decodes_whatever_the_session_says() -> None:
+    responses.get("http://connect/connectors", json={})
+    session = requests.Session()
+    session.headers["Accept-Encoding"] = "br, zstd"  # requests' default when brotli is installed
+    ConnectClient("http://connect", session=session).list_connectors_expanded()
+    assert responses.calls[0].request.headers["Accept-Encoding"] == "gzip, deflate"

@@ -81,8 +81,9 @@ def test_no_retry_wait_passes_the_run_deadline() -> None:
         responses.put(f"{URL}/connectors/a/config", status=503, json={"message": "busy"})
     clock = FakeClock()
     ends_at = clock.now + 1.0
-    with pytest.raises(DeadlineExceeded):
+    with pytest.raises(DeadlineExceeded) as caught:
         clocked_client(clock, deadline=1.0).put_connector_config("a", {})
+    assert str(caught.value) == "run deadline passed before PUT /connectors/a/config"
     # 0.2 and 0.4 fit; the next step (0.8) is cut to the 0.4 s left, and then no request goes.
     assert clock.sleeps == pytest.approx([0.2, 0.4, 0.4])
     assert clock.now <= ends_at + 1e-9
@@ -107,7 +108,9 @@ def test_a_retry_after_that_fits_is_waited_exactly_and_one_that_does_not_is_neve
     clock = FakeClock()
     with pytest.raises(ConnectServerError) as caught:
         clocked_client(clock, deadline=10.0).list_connectors_expanded()
-    assert caught.value.status == 429
+    assert str(caught.value) == (
+        "GET /connectors -> 429: rate limited: retry after 9s does not fit in the run deadline"
+    )
     # 4 s fit in 10 s; 9 s do not fit in the 6 s left, so the client gives up at once.
     assert clock.sleeps == [4.0]
 
@@ -211,3 +214,18 @@ def test_an_answer_that_arrives_at_the_deadline_is_followed_by_no_wait() -> None
     with pytest.raises(DeadlineExceeded):
         clocked_client(clock, deadline=1.0).list_connectors_expanded()
     assert clock.sleeps == [1.0]  # the server's own time, and no wait of ours after it
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_retry_after_a_connection_failure_is_logged_with_the_request_and_the_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    responses.get(f"{URL}/connectors", body=requests.ConnectionError("Connection refused"))
+    responses.get(f"{URL}/connectors", body=requests.ReadTimeout("read timed out"))
+    responses.get(f"{URL}/connectors", json={})
+    with caplog.at_level(logging.DEBUG, logger="connect_operator"):
+        clocked_client(FakeClock()).list_connectors_expanded()
+    assert [r.getMessage() for r in caplog.records] == [
+        "retrying in 0.2s after GET /connectors: connection refused",
+        "retrying in 0.4s after GET /connectors: timed out",
+    ]
