@@ -295,8 +295,9 @@ def ledger_operations(
     if before.legacy_entries:
         own = patches.setdefault(ledger_name, {})
         for entry in before.legacy_entries:
-            if entry.data_key not in own:
-                # Untouched legacy entries move as they are.
+            if entry.data_key not in own and not before.where(entry.data_key):
+                # Untouched legacy entries move as they are, unless the connector already has
+                # its own key (written later, after a rollback and an upgrade): that one wins.
                 own[entry.data_key] = encode_entry(entry)
         own[LEGACY_KEY] = None
     return shard_patch_operations(ledger_name, namespace, patches)

@@ -425,3 +425,21 @@ def test_a_broken_bookkeeping_record_is_logged_and_skipped_never_fatal(
             " (invalid literal for int() with base 10: 'broken'); ignored",
         )
     ]
+
+
+def test_a_leftover_legacy_entry_never_overrides_the_newer_key_of_the_same_connector() -> None:
+    # A rollback to a release that wrote `ledger.json`, then an upgrade again: the connector
+    # already has its own key, written after the legacy document; the move must not bring the
+    # older hash back in the ledger's own ConfigMap (read first, so it would win).
+    name = not_in_the_ledgers_own_configmap("rolled")
+    store = ObjectStore()
+    newer = LedgerEntry("self-managed", name, "t/cm", "k", "sha256:new", "Cls")
+    put_configmap(store, shard_of(NAME, newer.data_key), {newer.data_key: encode_entry(newer)})
+    put_configmap(store, NAME, {LEGACY_KEY: legacy_document(name)})
+    before = read_ledger(snapshot(store), NAME)
+    assert before.entries == (newer,)
+
+    apply(store, ledger_operations(NAME, NAMESPACE, before, LedgerChanges()))
+
+    assert read_ledger(snapshot(store), NAME).entries == (newer,)
+    assert holders(store, newer.data_key) == [shard_of(NAME, newer.data_key)]
