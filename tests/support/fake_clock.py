@@ -7,7 +7,12 @@ took, as it would with `time.monotonic` and `time.sleep`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connect_operator.reconcile import RunReport
 
 
 @dataclass
@@ -26,3 +31,14 @@ class FakeClock:
         assert seconds >= 0, f"sleep({seconds}) is negative"
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def reconcile_waiting_on(clock: FakeClock) -> Callable[..., RunReport]:
+    """`reconcile` whose Connect clients wait their retries on `clock`, for code that calls it
+    without a `sleep` of its own (the CLI): monkeypatch it in as that module's `reconcile`."""
+    from connect_operator.reconcile import reconcile
+
+    def clocked(*args: Any, **kwargs: Any) -> RunReport:
+        return reconcile(*args, **{**kwargs, "sleep": clock.sleep})
+
+    return clocked

@@ -281,6 +281,17 @@ class FakeConnect:
         return item
 
 
+def _respond(
+    fake: FakeConnect, method: str, path: str, raw: bytes, headers: Mapping[str, str]
+) -> tuple[int, str, bytes]:
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode(errors="replace")
+    status, answer = fake.handle(method, path, body, headers.get("Authorization"))
+    return status, "application/json", b"" if answer is None else json.dumps(answer).encode()
+
+
 @contextmanager
 def serve(fake: FakeConnect) -> Iterator[FakeConnect]:
     """Serve the fake on 127.0.0.1 on a free port; `fake.url` is its base URL."""
@@ -288,13 +299,44 @@ def serve(fake: FakeConnect) -> Iterator[FakeConnect]:
     def respond(
         method: str, path: str, raw: bytes, headers: Mapping[str, str]
     ) -> tuple[int, str, bytes]:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
-        status, answer = fake.handle(method, path, body, headers.get("Authorization"))
-        return status, "application/json", b"" if answer is None else json.dumps(answer).encode()
+        return _respond(fake, method, path, raw, headers)
 
     with serve_on_loopback(respond) as url:
         fake.url = url
         yield fake
+
+
+@dataclass
+class SharedServer:
+    """One loopback server for many tests, each serving its own fresh `FakeConnect` in turn:
+    starting and stopping a server costs about 10 ms, more than most tests that use one."""
+
+    url: str = ""
+    fake: FakeConnect | None = None
+
+    @contextmanager
+    def serving(self, fake: FakeConnect) -> Iterator[FakeConnect]:
+        """Answer with `fake` (whose `url` becomes the server's) until the block ends."""
+        fake.url = self.url
+        self.fake = fake
+        try:
+            yield fake
+        finally:
+            self.fake = None
+
+
+@contextmanager
+def shared_server() -> Iterator[SharedServer]:
+    """A `SharedServer` on a free loopback port; between two fakes it answers 503."""
+    shared = SharedServer()
+
+    def respond(
+        method: str, path: str, raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        if shared.fake is None:
+            return 503, "application/json", b'{"error_code": 503, "message": "no fake served"}'
+        return _respond(shared.fake, method, path, raw, headers)
+
+    with serve_on_loopback(respond) as url:
+        shared.url = url
+        yield shared

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import os
@@ -90,6 +91,20 @@ _SCHEDULE_KEYS = {"name", "crontab", "allowFailure", "queue", "group", "includeS
 _EVENTS = {"Added", "Modified", "Deleted"}
 _OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+# libyaml's parser when PyYAML has it: the pure-Python one takes tens of ms per --config.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=256)
+def compiled_jq(program: str) -> Any:
+    """A jq program compiled once per test session: compiling takes milliseconds (jq compiles
+    its builtin library with every program), and every run selects with the same filters."""
+    return jq.compile(program)
+
+
+def parse_yaml(text: str) -> Any:
+    """One YAML (or JSON) document, read as `yaml.safe_load` reads it."""
+    return yaml.load(text, Loader=_YAML_LOADER)  # both loaders are safe loaders
 
 
 def validate_hook_config(config: Any) -> None:
@@ -129,7 +144,7 @@ def _validate_kubernetes_binding(binding: Any) -> None:
     events = binding.get("executeHookOnEvent", [])
     assert isinstance(events, list) and set(events) <= _EVENTS, f"bad executeHookOnEvent {events}"
     if "jqFilter" in binding:
-        jq.compile(binding["jqFilter"])  # a syntax error is a config error
+        compiled_jq(binding["jqFilter"])  # a syntax error is a config error
     selector = binding.get("labelSelector")
     if selector is not None:
         _validate_label_selector(selector)
@@ -187,7 +202,7 @@ def hook_config(hook: Path, env: Mapping[str, str]) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, f"--config failed ({done.returncode}): {done.stderr}"
-    config = yaml.safe_load(done.stdout)
+    config = parse_yaml(done.stdout)
     validate_hook_config(config)
     return dict(config)
 
@@ -200,7 +215,7 @@ def hook_config_in_process(env: Mapping[str, str]) -> dict[str, Any]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = hook.main(["--config"], dict(env))
     assert code == 0, f"--config failed ({code}): {err.getvalue()}"
-    config = yaml.safe_load(out.getvalue())
+    config = parse_yaml(out.getvalue())
     validate_hook_config(config)
     return dict(config)
 
@@ -266,7 +281,7 @@ class ObjectStore:
         namespaces = binding.get("namespace", {}).get("nameSelector", {}).get("matchNames")
         names = binding.get("nameSelector", {}).get("matchNames")
         selector = binding.get("labelSelector", {})
-        program = jq.compile(binding["jqFilter"]) if binding.get("jqFilter") else None
+        program = compiled_jq(binding["jqFilter"]) if binding.get("jqFilter") else None
         items = []
         for (obj_kind, namespace, name), obj in sorted(self.objects.items()):
             if obj_kind.lower() != kind.lower():
@@ -319,7 +334,7 @@ class ObjectStore:
             if kind_of_op == "MergePatch":
                 patched = _merge_patch(target, op["mergePatch"])
             else:
-                patched = jq.compile(op["jqFilter"]).input_value(target).first()
+                patched = compiled_jq(op["jqFilter"]).input_value(target).first()
             self.put(patched)
             return f"{kind_of_op} {op['kind']}/{op['name']}"
         raise AssertionError(f"unsupported patch operation {kind_of_op}")

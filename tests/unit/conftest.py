@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_connect import FakeConnect, serve
+from tests.support.fake_connect import FakeConnect, SharedServer, shared_server
 from tests.support.shell_operator import REPO_ROOT, ShellOperator
 
 DATA = REPO_ROOT / "tests" / "data"
@@ -31,10 +31,17 @@ def connector_json(name: str, **config: object) -> str:
     return json.dumps({"name": name, "config": body})
 
 
+@pytest.fixture(scope="session")
+def connect_server() -> Iterator[SharedServer]:
+    """One loopback server for the session's fake Connects (see `fake_connect`)."""
+    with shared_server() as server:
+        yield server
+
+
 @pytest.fixture
-def fake_connect() -> Iterator[FakeConnect]:
-    """A stateful fake Connect served on a loopback port."""
-    with serve(FakeConnect()) as fake:
+def fake_connect(connect_server: SharedServer) -> Iterator[FakeConnect]:
+    """A fresh stateful fake Connect, served on the session's loopback port."""
+    with connect_server.serving(FakeConnect()) as fake:
         yield fake
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from connect_operator.binding import binding_configuration
 from connect_operator.cli import cli
 from connect_operator.settings import Settings
+from tests.support.fake_clock import FakeClock, reconcile_waiting_on
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ObjectStore, group_contexts
 from tests.unit.conftest import CANARIES, DATA
@@ -88,13 +89,18 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     assert fake_connect.writes() == []
 
 
-def test_run_exits_1_when_connect_is_unreachable(context_file: Path) -> None:
+def test_run_exits_1_when_connect_is_unreachable(
+    context_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("connect_operator.cli.reconcile", reconcile_waiting_on(clock))
     result = invoke(
         ["run", "--binding-context", str(context_file)],
         {"CONNECT_URL": "http://127.0.0.1:9", "CONNECT_OPERATOR_RUN_DEADLINE": "5"},
     )
     assert result.exit_code == 1
     assert "cannot list connectors" in result.output
+    assert clock.sleeps == pytest.approx([0.2, 0.4])  # three connection attempts first
 
 
 def test_render_masks_values_from_variables(context_file: Path, env: dict[str, str]) -> None:

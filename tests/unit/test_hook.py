@@ -1,6 +1,6 @@
 """The hook's whole run as shell-operator drives it: in process through the harness
-(`ShellOperator(in_process=True)`, on a fake clock), plus smoke tests that start the real
-executable (`--config`, a binding context it cannot read)."""
+(`ShellOperator(in_process=True)`, on a fake clock, and `--config` through `hook.main`), plus a
+smoke test that starts the real executable (a binding context it cannot read: exit 2)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.shell_operator import (
     ShellOperator,
     discover_hooks,
     group_contexts,
-    hook_config,
+    hook_config_in_process,
 )
 from tests.unit.conftest import CANARIES, DATA, connector_json
 
@@ -44,7 +44,7 @@ def test_hooks_directory_holds_exactly_one_executable_hook() -> None:
 
 
 def test_config_is_a_valid_grouped_v1_configuration(base_env: dict[str, str]) -> None:
-    config = hook_config(HOOK, base_env)
+    config = hook_config_in_process(base_env)
     groups = {b.get("group") for b in config["kubernetes"]} | {
         s.get("group") for s in config["schedule"]
     }
@@ -62,7 +62,7 @@ def test_config_follows_the_watch_and_selector_settings(base_env: dict[str, str]
         "CONNECTOR_LABEL_SELECTOR": "destination=connect,tier in (gold,silver)",
         "RESYNC_SCHEDULE": "*/2 * * * *",
     }
-    config = hook_config(HOOK, env)
+    config = hook_config_in_process(env)
     connectors = config["kubernetes"][0]
     assert "namespace" not in connectors
     assert connectors["labelSelector"]["matchExpressions"] == [
@@ -71,19 +71,15 @@ def test_config_follows_the_watch_and_selector_settings(base_env: dict[str, str]
     assert config["schedule"][0]["crontab"] == "*/2 * * * *"
 
 
-def test_config_with_a_bad_setting_fails_with_the_variable_named(base_env: dict[str, str]) -> None:
-    import subprocess
+def test_config_with_a_bad_setting_fails_with_the_variable_named(
+    base_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_operator import hook
 
-    done = subprocess.run(
-        [str(HOOK), "--config"],
-        env={**base_env, "CONNECT_URL": "not-a-url"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "CONNECT_URL" in done.stderr
-    assert done.stdout == ""
+    assert hook.main(["--config"], {**base_env, "CONNECT_URL": "not-a-url"}) == 2
+    printed = capsys.readouterr()
+    assert "CONNECT_URL" in printed.err
+    assert printed.out == ""
 
 
 def test_rendered_values_reach_connect_and_secrets_never_leak(

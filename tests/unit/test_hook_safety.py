@@ -2,9 +2,9 @@
 applied only on exit 0, and (on request) a ledger snapshot from before the last write.
 
 The hook runs in process (`ShellOperator(in_process=True)`, on a fake clock); the test marked
-`REAL_EXECUTABLE_TOO` also runs once with the real executable started as a process, a smoke
-test of what only a process shows: the executable's exit code decides whether shell-operator
-applies the patch it wrote, run after run, with a stale ledger snapshot among them.
+`REAL_EXECUTABLE_TOO` runs a second time with its stale-snapshot run made by the real executable
+started as a process (the runs around it stay in process), a smoke test of what only a process
+shows: the executable's exit code decides whether shell-operator applies the patch it wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from connect_operator.ledger import entry_key, shard_of
 from tests.support.fake_connect import FakeConnect, serve
-from tests.support.shell_operator import ShellOperator
+from tests.support.shell_operator import HookRun, ShellOperator
 from tests.unit.conftest import connector_json
 
 CLOUD_PREFIX = "/connect/v1/environments/env-1/clusters/lkc-1"
@@ -24,20 +24,29 @@ CLOUD_TARGET = "confluent-cloud/env-1/lkc-1"
 LEDGER = "connect-operator-ledger"
 IN_PROCESS, REAL_EXECUTABLE = "in process", "real executable"
 REAL_EXECUTABLE_TOO = pytest.mark.parametrize(
-    "operator", [IN_PROCESS, REAL_EXECUTABLE], indirect=True
+    "stale_run_mode", [IN_PROCESS, REAL_EXECUTABLE], indirect=True
 )
 
 
 @pytest.fixture
-def operator(
-    request: pytest.FixtureRequest, fake_connect: FakeConnect, base_env: dict[str, str]
-) -> ShellOperator:
-    """The shell-operator stand-in: the hook in process, or started as a process when the test
-    is parametrized with `REAL_EXECUTABLE`."""
-    mode = getattr(request, "param", IN_PROCESS)
-    return ShellOperator(
-        env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=mode == IN_PROCESS
-    )
+def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
+    """The shell-operator stand-in, with the hook in process."""
+    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=True)
+
+
+@pytest.fixture
+def stale_run_mode(request: pytest.FixtureRequest) -> str:
+    """How the stale-snapshot run of a `REAL_EXECUTABLE_TOO` test runs the hook."""
+    return str(request.param)
+
+
+def stale_run(operator: ShellOperator, mode: str) -> HookRun:
+    """A run on a stale ledger snapshot, by the hook in process or the real executable."""
+    operator.in_process = mode == IN_PROCESS
+    try:
+        return operator.run(stale_ledger=True)
+    finally:
+        operator.in_process = True
 
 
 def owned(operator: ShellOperator) -> list[str]:
@@ -50,7 +59,7 @@ def owned(operator: ShellOperator) -> list[str]:
 
 @REAL_EXECUTABLE_TOO
 def test_a_stale_ledger_snapshot_never_drops_an_entry_so_nothing_is_orphaned(
-    operator: ShellOperator, fake_connect: FakeConnect
+    operator: ShellOperator, fake_connect: FakeConnect, stale_run_mode: str
 ) -> None:
     # "a" and "c73" share a ledger shard: a rewrite of that ConfigMap would lose one of them.
     assert shard_of(LEDGER, entry_key("self-managed", "a")) == shard_of(
@@ -63,7 +72,7 @@ def test_a_stale_ledger_snapshot_never_drops_an_entry_so_nothing_is_orphaned(
     # ConfigMap arrives: it must not write the ledger without a.
     operator.delete_configmap("a")
     operator.put_configmap("c73", {"c73.json": connector_json("c73")})
-    stale = operator.run(stale_ledger=True)
+    stale = stale_run(operator, stale_run_mode)
     assert stale.returncode == 0
     assert sorted(fake_connect.connectors) == ["a", "c73"]  # a is not ours in that snapshot
     assert owned(operator) == ["a", "c73"]

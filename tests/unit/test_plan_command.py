@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from connect_operator.cli import cli
+from tests.support.fake_clock import FakeClock, reconcile_waiting_on
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ShellOperator
 from tests.unit.conftest import CANARIES, DATA
@@ -252,8 +253,10 @@ def test_stdin_is_read_with_dash_f_dash(fake_connect: FakeConnect, env: dict[str
 
 
 def test_an_unreachable_target_is_an_error_saying_what_to_check(
-    env: dict[str, str], manifests: Path
+    env: dict[str, str], manifests: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("connect_operator.plan_run.reconcile", reconcile_waiting_on(clock))
     result = plan(
         {**env, "CONNECT_URL": "http://127.0.0.1:9", "CONNECT_OPERATOR_CONNECT_TIMEOUT": "0.5"},
         "-f",
@@ -264,6 +267,7 @@ def test_an_unreachable_target_is_an_error_saying_what_to_check(
     assert "error: target self-managed: cannot list connectors" in result.stdout
     assert "is http://127.0.0.1:9 reachable from here? check CONNECT_URL" in result.stdout
     assert "retried within a minute" not in result.stdout
+    assert clock.sleeps == pytest.approx([0.2, 0.4])  # three connection attempts first
 
 
 def test_bad_yaml_is_an_error_with_the_file_and_line(env: dict[str, str], tmp_path: Path) -> None:

@@ -123,6 +123,7 @@ def test_many_programs_render_in_chunks_and_a_broken_one_is_isolated() -> None:
 # --- untrusted programs: self-contained, bounded, reading only what they may -----------------
 
 import json  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -200,8 +201,25 @@ def test_a_syntax_error_points_at_the_line_and_column_in_the_key() -> None:
     assert str(caught.value) == "jq failed: $NOPE is not defined (line 2, column 18)"
 
 
-@pytest.mark.slow  # real CPU or wall-clock bounds: `make test`, not `make test-unit`
-@pytest.mark.parametrize("key", sorted(RUNAWAYS))
+# One form of each kind runs in `make test-unit` (a loop, an allocation, every halt), at the
+# smallest CPU bound the settings allow (1 s): the loop burns that second by design. The other
+# loops and allocations burn as much again each, so they run in `make test` only.
+UNIT_RUNAWAYS = {
+    "endless-recursion.json",
+    "deep-nesting.json",
+    "halt.json",
+    "halt-error.json",
+    "halt-error-status.json",
+}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        key if key in UNIT_RUNAWAYS else pytest.param(key, marks=pytest.mark.slow)
+        for key in sorted(RUNAWAYS)
+    ],
+)
 def test_a_runaway_or_halting_program_fails_alone_and_its_neighbours_render(key: str) -> None:
     good = '{"name": "n%d", "config": {"connector.class": "X", "url": $SR_URL}}'
     programs = [good % 1, RUNAWAYS[key], good % 2]
@@ -355,9 +373,22 @@ def test_hook_runaways_cost_only_their_own_key_and_keep_what_it_owned(
 def test_hook_templates_see_only_the_allowlisted_environment(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
-    # The real executable: what `env` shows is the process's own C environment, which the
-    # test runner's (LINES, COLUMNS set by readline) would pollute in process.
-    operator.in_process = False
+    # The hook runs in this process, whose environment holds the test runner's variables, and
+    # whose C environment holds one that os.environ does not know of (as readline's LINES and
+    # COLUMNS would be): the renderer must show neither.
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.setenv(b"SET_BY_C_CODE", b"c-value", 1)
+    try:
+        _templates_see_only_the_allowlisted_environment(operator, fake_connect)
+    finally:
+        libc.unsetenv(b"SET_BY_C_CODE")
+
+
+def _templates_see_only_the_allowlisted_environment(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
     operator.env.update(
         CONNECT_OPERATOR_TEMPLATE_ENV="DB_PASSWORD, ALLOWED_*",
         ALLOWED_ONE="one-value",
@@ -608,33 +639,45 @@ def test_a_cached_connector_keeps_its_declared_state(hook: InProcessHook) -> Non
     assert hook.fake.writes() == []
 
 
-class _Seconds:
-    def __init__(self, seconds: float) -> None:
-        import time
+class _RunsOut:
+    """A run deadline with a moment left for the renderer to start, then none: no run waits
+    for it to pass, and the renderer must stop at it rather than wait for the program."""
 
-        self._ends = time.monotonic() + seconds
+    def __init__(self) -> None:
+        self.asked = 0
 
     def remaining(self) -> float:
-        import time
+        self.asked += 1
+        return 0.05 if self.asked == 1 else 0.0
 
-        return max(0.0, self._ends - time.monotonic())
 
-
-def test_rendering_stops_at_the_run_deadline_whatever_the_programs_do() -> None:
-    import time
-
+def test_rendering_stops_at_the_run_deadline_whatever_the_programs_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from connect_operator import sandbox
     from connect_operator.errors import DeadlineExceeded
 
-    started = time.monotonic()
+    killed: list[int] = []
+    kill = sandbox._Child.kill
+
+    def recorded_kill(child: sandbox._Child) -> None:
+        killed.append(child.pid)
+        kill(child)
+
+    monkeypatch.setattr(sandbox._Child, "kill", recorded_kill)
+    deadline = _RunsOut()
     with pytest.raises(DeadlineExceeded):
         render_connectors(
             ["def f: f; f", _program("after", '"x"')],
             VARIABLES,
             limits=Limits(cpu_seconds=60, memory_mb=64),
-            deadline=_Seconds(1.0),
+            deadline=deadline,
         )
-    # the renderer was stopped, not waited for: well under the program's 60 s of CPU
-    assert time.monotonic() - started < 30
+    # The renderer was stopped (killed and reaped) at the deadline, not waited for: the
+    # program had 60 s of CPU left.
+    assert deadline.asked == 2 and len(killed) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(killed[0], os.WNOHANG)
 
 
 def test_the_hook_does_not_import_jq_before_it_renders() -> None:
