@@ -13,9 +13,10 @@ refuses the whole file too), logged, its variables left undefined. A key such as
 `KAFKA_API_KEY`/`KAFKA_API_SECRET` are taken from the `username`/`password` of
 `sasl.jaas.config`, as the original operator did, and are readable both as `$KAFKA_API_KEY` and
 `env.KAFKA_API_KEY`. The JAAS value is read the way Kafka's own `JaasConfig`
-tokenises it: `'` and `"` quotes alike (Confluent Cloud's generated client configuration uses
-single quotes), backslash escapes inside quotes, `//` and `/* */` comments, and `;` ending each
-login module entry.
+tokenises it (java.io.StreamTokenizer's default syntax): `'` and `"` quotes alike (Confluent
+Cloud's generated client configuration uses single quotes), backslash escapes inside quotes,
+`//` and `/* */` comments, `;` ending each login module entry, and bare values that are words
+(so `3600` or `a@b` must be quoted); and, as a Kafka client does, it must hold exactly one entry.
 
 Nothing here logs a value: only key names and file names.
 """
@@ -121,6 +122,8 @@ def _split_key_value(line: str) -> tuple[str, str]:
 
 
 def _unescape(text: str) -> str:
+    # A logical line never ends in an unpaired backslash (that continues it), so every
+    # backslash here has a character after it.
     out = []
     position = 0
     length = len(text)
@@ -130,8 +133,6 @@ def _unescape(text: str) -> str:
             out.append(char)
             position += 1
             continue
-        if position + 1 >= length:
-            break  # a lone trailing backslash is dropped, as Java does
         escaped = text[position + 1]
         if escaped == "u":
             digits = text[position + 2 : position + 6]
@@ -155,100 +156,82 @@ class JaasSyntaxError(ValueError):
     """A `sasl.jaas.config` value Kafka's JaasConfig would refuse; the message holds no value."""
 
 
-def _jaas_tokens(text: str) -> Iterator[tuple[str, str | None]]:
-    """Tokens as Kafka's JaasConfig tokenises: ("word"|"quoted", value) or (";"|"="|char, None).
+# Kafka's JaasConfig tokenises with java.io.StreamTokenizer's default syntax, plus `//` and
+# `/* */` comments and `-`, `_` and `$` as word characters: bytes 0-32 are whitespace; `/` starts
+# a comment, `/* */` or else to the line end (`//`, and a lone `/`, which also swallows the
+# character after it even when that is a line break); `'` and `"` quote up to the same quote or a
+# line break, with backslash escapes; a word starts with a letter, `_`, `$` or a character from
+# 160 up and goes on with those, digits, `.` and `-`; a number (digits with at most one `.`,
+# perhaps after a `-`) has no text value, so a bare `3600` is not a value; every other character
+# (`;`, `=`, `:`, `@`, `!`, `+`, 127-159, ...) is a token of its own, with no text value either.
+_JAAS_TOKEN = re.compile(
+    r"""
+      [\x00-\x20]+
+    | /\*.*?(?:\*/|\Z)
+    | /.?[^\n\r]*
+    | (?P<quote>['"])(?P<quoted>(?:\\.|\\\Z|(?!(?P=quote))[^\\\n\r])*)(?P=quote)?
+    | (?P<word>[A-Za-z_$\xa0-\U0010ffff][A-Za-z0-9_$.\-\xa0-\U0010ffff]*)
+    | (?P<number>-?(?=[0-9.])[0-9]*(?:\.[0-9]*)?)
+    | (?P<ordinary>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# Inside quotes: `\` and up to three octal digits (`\377` at most, so `\477` is `\47` then
+# `7`), or one character, some of which stand for control characters.
+_JAAS_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{0,2}|[4-7][0-7]?)|(.))", re.DOTALL)
 
-    JaasConfig resets a StreamTokenizer and then makes bytes 0-32 whitespace, 33-128 and 160-255
-    (and, as StreamTokenizer does, everything above 255) word characters, `;` and `=` ordinary,
-    `'` and `"` quotes, and `/` a comment character with `//` and `/* */` comments.
-    """
-    position = 0
-    length = len(text)
-    while position < length:
-        char = text[position]
-        code = ord(char)
-        if code <= 32:
-            position += 1
-        elif char in "'\"":
-            position += 1
-            value = []
-            while position < length and text[position] not in (char, "\n", "\r"):
-                current = text[position]
-                position += 1
-                if current != "\\":
-                    value.append(current)
-                    continue
-                if position >= length:
-                    raise JaasSyntaxError("a quoted value ends with a lone backslash")
-                escaped = text[position]
-                position += 1
-                if "0" <= escaped <= "7":
-                    digits = escaped
-                    limit = 3 if escaped <= "3" else 2
-                    while (
-                        len(digits) < limit and position < length and "0" <= text[position] <= "7"
-                    ):
-                        digits += text[position]
-                        position += 1
-                    value.append(chr(int(digits, 8)))
-                else:
-                    value.append(_QUOTED_ESCAPES.get(escaped, escaped))
-            if position < length and text[position] == char:
-                position += 1  # an unterminated quote ends at the line end, as in Java
-            yield "quoted", "".join(value)
-        elif char == "/":
-            following = text[position + 1 : position + 2]
-            if following == "*":
-                end = text.find("*/", position + 2)
-                if end < 0:
-                    return
-                position = end + 2
-            else:  # `//` and a lone `/` both comment out the rest of the line
-                while position < length and text[position] not in "\n\r":
-                    position += 1
-        elif char in ";=" or 128 < code < 160:
-            position += 1
-            yield char, None
-        else:
-            start = position
-            while position < length:
-                code = ord(text[position])
-                if code <= 32 or text[position] in ";='\"/" or 128 < code < 160:
-                    break
-                position += 1
-            yield "word", text[start:position]
+
+def _jaas_tokens(text: str) -> list[tuple[str | None, str]]:
+    """The tokens of a JAAS value as `(value, ordinary)`: a word or a quoted string has its value
+    (and ordinary ""), a number None and "", a `;`, `=` or other ordinary character None and
+    that character."""
+    tokens: list[tuple[str | None, str]] = []
+    for match in _JAAS_TOKEN.finditer(text):
+        if match["quote"]:
+            tokens.append((_JAAS_ESCAPE.sub(_jaas_escaped, match["quoted"]), ""))
+        elif match["word"]:
+            tokens.append((match["word"], ""))
+        elif match["number"]:
+            tokens.append((None, ""))
+        elif match["ordinary"]:
+            tokens.append((None, match["ordinary"]))
+    return tokens
+
+
+def _jaas_escaped(escape: re.Match[str]) -> str:
+    octal, other = escape.groups()
+    return chr(int(octal, 8)) if octal else _QUOTED_ESCAPES.get(other, other)
+
+
+_CONTROL_FLAGS = ("REQUIRED", "REQUISITE", "SUFFICIENT", "OPTIONAL")
+_END: tuple[str | None, str] = (None, "")  # what reading past the last token gives
 
 
 def parse_jaas_config(text: str) -> list[tuple[str, str, dict[str, str]]]:
     """`<loginModuleClass> <controlFlag> (<optionName>=<optionValue>)*;` entries, as Kafka parses
-    them: (module, flag, options). Raises JaasSyntaxError where Kafka would refuse the value."""
-    tokens = list(_jaas_tokens(text))
+    them: (module, flag, options). Raises JaasSyntaxError where Kafka would refuse the value; the
+    message never holds a value (an option's name could be a misplaced secret too)."""
+    tokens = iter(_jaas_tokens(text))
     entries = []
-    index = 0
-
-    def value_at(position: int) -> str | None:
-        return tokens[position][1] if position < len(tokens) else None
-
-    while index < len(tokens):
-        module = value_at(index)
-        flag = value_at(index + 1)
-        if module is None or flag is None:
-            raise JaasSyntaxError("login module or control flag not specified")
-        if flag.upper() not in ("REQUIRED", "REQUISITE", "SUFFICIENT", "OPTIONAL"):
+    for module, _ in tokens:
+        flag, _ = next(tokens, _END)
+        if flag is None:
+            raise JaasSyntaxError("login module control flag not specified")
+        if flag.upper() not in _CONTROL_FLAGS:
             raise JaasSyntaxError("invalid login module control flag")
-        index += 2
         options: dict[str, str] = {}
-        while index < len(tokens) and tokens[index][0] != ";":
-            if index + 2 >= len(tokens) or tokens[index + 1][0] != "=":
+        for key, ordinary in tokens:
+            if ordinary == ";":
+                break
+            (_, equals), (value, _) = next(tokens, _END), next(tokens, _END)
+            if equals != "=" or value is None:
                 raise JaasSyntaxError("an option has no value")
-            key, value = tokens[index][1], tokens[index + 2][1]
-            if value is None:
-                raise JaasSyntaxError("an option has no value")
-            options[key or ""] = value
-            index += 3
-        if index >= len(tokens):
+            if key is not None:  # Kafka keeps `=x` under a null name no option is read by
+                options[key] = value
+        else:
             raise JaasSyntaxError("entry not terminated by a semicolon")
-        index += 1
+        if not module:
+            raise JaasSyntaxError("login module not specified")
         entries.append((module, flag, options))
     if not entries:
         raise JaasSyntaxError("no login module specified")
@@ -258,14 +241,17 @@ def parse_jaas_config(text: str) -> list[tuple[str, str, dict[str, str]]]:
 def jaas_credentials(jaas_config: str) -> dict[str, str]:
     """The `username`/`password` of a `sasl.jaas.config` value as KAFKA_API_KEY/SECRET.
 
-    Taken from the first login module entry that has them; raises JaasSyntaxError for a value
-    that Kafka itself would refuse."""
-    credentials: dict[str, str] = {}
-    for _module, _flag, options in parse_jaas_config(jaas_config):
-        for option, variable in (("username", "KAFKA_API_KEY"), ("password", "KAFKA_API_SECRET")):
-            if option in options and variable not in credentials:
-                credentials[variable] = options[option]
-    return credentials
+    Raises JaasSyntaxError for a value that a Kafka client would refuse: one that JaasConfig
+    cannot parse, or one with more than one login module entry (a client's context takes one)."""
+    entries = parse_jaas_config(jaas_config)
+    if len(entries) > 1:
+        raise JaasSyntaxError(f"{len(entries)} login module entries, a client takes exactly one")
+    ((_module, _flag, options),) = entries
+    return {
+        variable: options[option]
+        for option, variable in (("username", "KAFKA_API_KEY"), ("password", "KAFKA_API_SECRET"))
+        if option in options
+    }
 
 
 def properties_files(config_dir: Path) -> list[Path]:

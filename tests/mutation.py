@@ -58,6 +58,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "properties": (
         "tests/unit/test_properties.py",
+        "tests/unit/test_jaas.py",
         "tests/unit/test_promises_variables.py",
         "tests/unit/test_desired.py",
     ),
@@ -198,7 +199,11 @@ def run_module(module: str, max_children: int) -> Score:
     """Mutate one module and run its tests against every mutant."""
     work = prepare(module)
     started = time.monotonic()
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The project's interpreter first on PATH, whatever shell started the run: a test that
+    # starts the real hook executable (`#!/usr/bin/env python3`) must find the virtualenv's
+    # Python, or it fails to import mutmut's trampoline from the mutated copy and mutmut stops.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     with (work / "mutmut.log").open("w", encoding="utf-8") as log:
         done = subprocess.run(
             [str(MUTMUT), "run", "--max-children", str(max_children), *FUNCTIONS.get(module, ())],

@@ -9,39 +9,53 @@ import pytest
 
 from connect_operator.errors import VariablesError
 from connect_operator.properties import (
-    JaasSyntaxError,
-    jaas_credentials,
+    Variables,
     load_variables,
     parse_properties,
     properties_files,
     variable_name,
 )
 
+PARSE_CASES = [
+    ("a=b", {"a": "b"}),
+    ("a = b", {"a": "b"}),
+    ("a: b", {"a": "b"}),
+    ("a b", {"a": "b"}),
+    ("a\tb c", {"a": "b c"}),
+    ("url=jdbc:mysql://h:3306/db?x=1&y=2", {"url": "jdbc:mysql://h:3306/db?x=1&y=2"}),
+    ("token=abc==", {"token": "abc=="}),
+    ("# comment\n! other\n\n  a=1", {"a": "1"}),
+    ("a=1\\\n    2\\\n  3", {"a": "123"}),
+    ("a=ends with backslash\\\\", {"a": "ends with backslash\\"}),
+    ("key\\=with\\:seps=v", {"key=with:seps": "v"}),
+    ("a=\\u00e9t\\u00e9", {"a": "été"}),
+    ("a=tab\\there", {"a": "tab\there"}),
+    ("empty", {"empty": ""}),
+    ("empty=", {"empty": ""}),
+    ("a=1\r\nb=2\rc=3", {"a": "1", "b": "2", "c": "3"}),
+    ("a=first\na=second", {"a": "second"}),
+    ("  # not a key=value", {}),
+    ("a=x # not a comment", {"a": "x # not a comment"}),
+    ("Xkey=Xvalue", {"Xkey": "Xvalue"}),
+    ("a Xb", {"a": "Xb"}),
+    # only space, tab and form feed are whitespace: not a no-break space
+    ("\u00a0key = \u00a0value", {"\u00a0key": "\u00a0value"}),
+    ("a \u00a0b", {"a": "\u00a0b"}),
+    ("a=1\\\n\u00a0X2", {"a": "1\u00a0X2"}),
+    ("a=1\\\n\t X2", {"a": "1X2"}),
+    # three backslashes: an escaped one, then a continuation
+    ("a=x\\\\\\\n  y", {"a": "x\\y"}),
+    ("a=1\\", {"a": "1"}),
+    ("a=1\\\n", {"a": "1"}),
+    ("=v", {"": "v"}),
+    (":v", {"": "v"}),
+    ("key\\:=v", {"key:": "v"}),
+    ("my\\ key=v", {"my key": "v"}),
+    ("a=\\u00E9\\u00e9", {"a": "éé"}),
+]
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("a=b", {"a": "b"}),
-        ("a = b", {"a": "b"}),
-        ("a: b", {"a": "b"}),
-        ("a b", {"a": "b"}),
-        ("a\tb c", {"a": "b c"}),
-        ("url=jdbc:mysql://h:3306/db?x=1&y=2", {"url": "jdbc:mysql://h:3306/db?x=1&y=2"}),
-        ("token=abc==", {"token": "abc=="}),
-        ("# comment\n! other\n\n  a=1", {"a": "1"}),
-        ("a=1\\\n    2\\\n  3", {"a": "123"}),
-        ("a=ends with backslash\\\\", {"a": "ends with backslash\\"}),
-        ("key\\=with\\:seps=v", {"key=with:seps": "v"}),
-        ("a=\\u00e9t\\u00e9", {"a": "été"}),
-        ("a=tab\\there", {"a": "tab\there"}),
-        ("empty", {"empty": ""}),
-        ("empty=", {"empty": ""}),
-        ("a=1\r\nb=2\rc=3", {"a": "1", "b": "2", "c": "3"}),
-        ("a=first\na=second", {"a": "second"}),
-        ("  # not a key=value", {}),
-        ("a=x # not a comment", {"a": "x # not a comment"}),
-    ],
-)
+
+@pytest.mark.parametrize(("text", "expected"), PARSE_CASES)
 def test_properties_parse_like_java(text: str, expected: dict[str, str]) -> None:
     assert parse_properties(text) == expected
 
@@ -59,77 +73,6 @@ def test_property_keys_become_upper_case_variable_names(key: str, name: str) -> 
     assert variable_name(key) == name
 
 
-@pytest.mark.parametrize(
-    ("jaas", "expected"),
-    [
-        (
-            'org.apache.kafka.common.security.plain.PlainLoginModule required username="K" '
-            'password="S";',
-            {"KAFKA_API_KEY": "K", "KAFKA_API_SECRET": "S"},
-        ),
-        (
-            'x required username="a=b" password="p\\"q";',
-            {"KAFKA_API_KEY": "a=b", "KAFKA_API_SECRET": 'p"q'},
-        ),
-        (
-            "x required username=bare password=also;",
-            {"KAFKA_API_KEY": "bare", "KAFKA_API_SECRET": "also"},
-        ),
-        ("x required;", {}),
-        # Exactly as Confluent Cloud's "Clients" page generates it (Java and the other clients).
-        (
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            "username='ABCDEFGH12345678' password='aB3+/cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4yZ5aB6';",
-            {
-                "KAFKA_API_KEY": "ABCDEFGH12345678",
-                "KAFKA_API_SECRET": "aB3+/cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4yZ5aB6",
-            },
-        ),
-        # ... and as its older templates wrote it, with runs of spaces.
-        (
-            "org.apache.kafka.common.security.plain.PlainLoginModule   required "
-            "username='KEY1'   password='SECRET1';",
-            {"KAFKA_API_KEY": "KEY1", "KAFKA_API_SECRET": "SECRET1"},
-        ),
-        # One quote kind inside the other, escapes, `;` and `=` inside quotes, comments.
-        (
-            'm required username="it\'s" password=\'say "hi";=\' /* note */ other=x // tail\n;',
-            {"KAFKA_API_KEY": "it's", "KAFKA_API_SECRET": 'say "hi";='},
-        ),
-        (
-            "m required username='a\\\\b' password='\\t\\101';",
-            {
-                "KAFKA_API_KEY": "a\\b",
-                "KAFKA_API_SECRET": "\tA",
-            },
-        ),
-        # The first entry that names them wins, as for a single SASL login context.
-        (
-            "a required username='one' password='1'; b required username='two' password='2';",
-            {"KAFKA_API_KEY": "one", "KAFKA_API_SECRET": "1"},
-        ),
-    ],
-)
-def test_jaas_config_yields_the_api_key_and_secret(jaas: str, expected: dict[str, str]) -> None:
-    assert jaas_credentials(jaas) == expected
-
-
-@pytest.mark.parametrize(
-    "jaas",
-    [
-        "m required username='K' password='S'",  # no terminating `;`
-        "m username='K' password='S';",  # no control flag
-        "m mandatory username='K';",  # not a control flag
-        "m required username= ;",  # no value
-        "m required username 'K';",  # no `=`
-        "",
-    ],
-)
-def test_jaas_config_that_kafka_refuses_is_an_error(jaas: str) -> None:
-    with pytest.raises(JaasSyntaxError):
-        jaas_credentials(jaas)
-
-
 def test_single_quoted_cloud_credentials_become_variables_without_quotes(tmp_path: Path) -> None:
     (tmp_path / "kafka.properties").write_text(
         "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
@@ -138,19 +81,6 @@ def test_single_quoted_cloud_credentials_become_variables_without_quotes(tmp_pat
     variables = load_variables(tmp_path, {})
     assert variables.values["KAFKA_API_KEY"] == "CCKEY"
     assert variables.environ["KAFKA_API_SECRET"] == "CC/SECRET+1"
-
-
-def test_an_invalid_jaas_value_defines_no_credentials_and_logs_no_value(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    (tmp_path / "kafka.properties").write_text(
-        "sasl.jaas.config=m required username='KEY-x' password='SECRET-x'\n"
-    )
-    variables = load_variables(tmp_path, {})
-    assert "KAFKA_API_KEY" not in variables.values
-    assert "KAFKA_API_SECRET" not in variables.environ
-    assert "not valid JAAS" in caplog.text and "kafka.properties" in caplog.text
-    assert "SECRET-x" not in caplog.text and "KEY-x" not in caplog.text
 
 
 def test_every_properties_file_counts_and_dot_directories_are_skipped(tmp_path: Path) -> None:
@@ -235,3 +165,66 @@ def test_an_invalid_unicode_escape_is_reported_with_its_file_and_line(
     assert "CANARY" not in caplog.text
     with pytest.raises(VariablesError, match="line 2"):
         parse_properties("a=1\nb=\\u00\n")
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning_and_the_others_are_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable = tmp_path / "a.properties"
+    unreadable.write_text("first=1\n")
+    (tmp_path / "b.properties").write_text("second=2\n")
+    read_bytes = Path.read_bytes
+
+    def refuse_one(path: Path) -> bytes:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_one)
+    with caplog.at_level(logging.WARNING):
+        variables = load_variables(tmp_path, {})
+    assert dict(variables.values) == {"SECOND": "2"}
+    assert caplog.messages == [f"cannot read variables file {unreadable}: Permission denied"]
+
+
+def test_a_file_that_is_not_utf8_is_read_as_latin1_as_java_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "legacy.properties").write_bytes("name=Zürich café\n".encode("latin-1"))
+    assert load_variables(tmp_path, {}).values["NAME"] == "Zürich café"
+
+
+def test_an_invalid_unicode_escape_message_says_what_happened_to_the_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "bad.properties"
+    bad.write_text("a=1\nb=\\uZZZZ\n")
+    with caplog.at_level(logging.ERROR):
+        load_variables(tmp_path, {})
+    assert caplog.messages == [
+        f"variables file {bad}: line 2: malformed \\uxxxx escape (four hex digits must follow "
+        "\\u); none of its variables are defined"
+    ]
+
+
+def test_a_folder_linked_into_itself_twice_is_walked_once(tmp_path: Path) -> None:
+    # Without remembering the folders walked, each level would double the paths to walk.
+    (tmp_path / "a.properties").write_text("x=1\n")
+    (tmp_path / "loop1").symlink_to(".")
+    (tmp_path / "loop2").symlink_to(".")
+    assert properties_files(tmp_path) == [tmp_path / "a.properties"]
+
+
+def test_the_walk_goes_on_past_a_link_loop_and_past_other_files(tmp_path: Path) -> None:
+    (tmp_path / "a-loop").symlink_to(".")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "a-notes.txt").write_text("not=read\n")
+    (tmp_path / "b" / "b.properties").write_text("y=2\n")
+    (tmp_path / "b" / ".hidden.properties").write_text("z=3\n")
+    assert properties_files(tmp_path) == [tmp_path / "b" / "b.properties"]
+
+
+def test_secret_strings_are_the_credential_variables_and_every_environment_value() -> None:
+    variables = Variables(
+        values={"DB_PASSWORD": "pw-from-file", "TOPIC_PREFIX": "orders", "EMPTY_SECRET": ""},
+        environ={"TEAM": "team-from-env"},
+    )
+    assert variables.secret_strings() == {"pw-from-file", "team-from-env"}
