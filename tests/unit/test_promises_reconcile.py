@@ -86,7 +86,11 @@ def retry_list(operator: ShellOperator) -> list[str]:
 
 
 def reconcile_in_test(
-    operator: ShellOperator, *, dry_run: bool = False, now: float = 1_700_000_000.0
+    operator: ShellOperator,
+    *,
+    dry_run: bool = False,
+    now: float = 1_700_000_000.0,
+    variables: Variables | None = None,
 ) -> RunReport:
     """`reconcile` called directly on the operator's store, waiting on its fake clock."""
     settings = Settings.from_env(operator.env)
@@ -96,7 +100,7 @@ def reconcile_in_test(
     clock = operator.clock
     return reconcile(
         view,
-        Variables(),
+        variables or Variables(),
         settings,
         deadline=Deadline(settings.run_deadline, clock.monotonic),
         sleep=clock.sleep,
@@ -1346,3 +1350,49 @@ def test_a_failed_connector_left_unchanged_is_restarted_but_one_just_updated_is_
     assert [r.connector for r in target.restarts] == ["a"]
     assert report.restart_changes is not None
     assert target.requests_sent == len(fake_connect.requests)
+
+
+def test_the_render_caches_listing_of_a_failing_target_leaves_the_others_their_share(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    operator = two_targets
+    assert operator.run().returncode == 0
+    # The self-managed target is listed for the render cache before anything is planned.
+    fake_connect.fail_next("GET", "/connectors", *[(503, "busy")] * 1000)
+    cloud.requests.clear()
+    started = operator.clock.now
+
+    run = operator.run()
+
+    assert run.returncode == 0
+    assert retry_list(operator) == [TARGET]
+    assert operator.clock.now - started == pytest.approx(10.0)
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in cloud.requests] == [
+        ("GET", "connectors")
+    ]
+    unchanged = operator.metric(
+        "connect_operator_connectors", target=CLOUD_TARGET, result="unchanged"
+    )
+    assert unchanged == 1
+
+
+SECRET = "CANARY-TRACE-PASSWORD"
+
+
+@pytest.mark.parametrize("listed_for", ["the plan", "the render cache"])
+def test_a_failed_connectors_trace_in_the_report_holds_no_secret_value(
+    operator: ShellOperator, fake_connect: FakeConnect, listed_for: str
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    if listed_for == "the render cache":  # a ledger entry with unchanged inputs
+        assert operator.run().returncode == 0
+    fake_connect.connectors["a"] = {"connector.class": "FileStreamSink", "topics": "t"}
+    fake_connect.failed_connectors["a"] = f"java.sql.SQLException: password={SECRET} refused"
+    variables = Variables(values={"DB_PASSWORD": SECRET})
+
+    report = reconcile_in_test(operator, variables=variables)
+
+    (target,) = report.targets
+    trace = target.observed["a"].trace
+    assert trace is not None and "password=" in trace
+    assert SECRET not in trace
