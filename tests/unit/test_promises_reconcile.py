@@ -128,7 +128,7 @@ def test_each_result_is_logged_once_naming_the_configmap_key_target_and_result(
     debug_operator: ShellOperator,
 ) -> None:
     operator = debug_operator
-    operator.put_configmap("m", {f"{n}.json": document(n) for n in "abc"})
+    operator.put_configmap("m", {f"{n}.json": document(n) for n in "abcd"})
     first = operator.run()
     assert reconcile_lines(first) == [
         line(
@@ -136,9 +136,12 @@ def test_each_result_is_logged_once_naming_the_configmap_key_target_and_result(
             f"connector {n} has been created: declared and missing",
             **context(n, "m", f"{n}.json", "created"),
         )
-        for n in "abc"
+        for n in "abcd"
     ]
-    operator.put_configmap("m", {"a.json": document("a", topics="two"), "c.json": document("c")})
+    operator.put_configmap(
+        "m",
+        {"a.json": document("a", topics="two"), "c.json": document("c"), "d.json": document("d")},
+    )
 
     second = operator.run()
 
@@ -154,6 +157,7 @@ def test_each_result_is_logged_once_naming_the_configmap_key_target_and_result(
             **context("a", "m", "a.json", "updated"),
         ),
         line("debug", "connector c has been unchanged", **context("c", "m", "c.json", "unchanged")),
+        line("debug", "connector d has been unchanged", **context("d", "m", "d.json", "unchanged")),
     ]
 
 
@@ -383,6 +387,17 @@ def ledger_entries(operator: ShellOperator) -> dict[str, dict[str, str]]:
     return {} if ledger is None else {e["connector"]: e for e in ledger["entries"]}
 
 
+def stored_rejections(operator: ShellOperator) -> list[str]:
+    """The data keys of remembered rejections in every ledger ConfigMap."""
+    return [
+        key
+        for (kind, _, name), obj in operator.store.objects.items()
+        if kind == "ConfigMap" and name.startswith(LEDGER)
+        for key in obj.get("data") or {}
+        if key.startswith("x.")
+    ]
+
+
 def test_a_created_connector_is_owned_with_where_it_is_declared_its_class_and_hashes(
     operator: ShellOperator,
 ) -> None:
@@ -478,6 +493,7 @@ def test_a_disabled_connector_whose_delete_fails_stays_owned_as_it_was(
 
     assert "a" in fake_connect.connectors
     assert ledger_entries(operator) == {"a": before}
+    assert stored_rejections(operator) == []  # a refused delete is no rejected config
 
 
 def test_a_target_that_cannot_be_listed_keeps_everything_it_owns(
@@ -1259,6 +1275,7 @@ def test_a_config_connect_rejected_is_held_back_while_it_has_not_changed(
         (),
     )
     assert held.message.startswith("its config was rejected by Connect and has not changed")
+    assert outcome_of(report, "b").result is Result.UNCHANGED  # the others go on
     (target,) = report.targets
     assert target.held_back == {"a"}
     assert set(report.rejections) == {(TARGET, "a")}
@@ -1396,3 +1413,109 @@ def test_a_failed_connectors_trace_in_the_report_holds_no_secret_value(
     trace = target.observed["a"].trace
     assert trace is not None and "password=" in trace
     assert SECRET not in trace
+
+
+def test_a_state_change_alone_sends_neither_the_config_nor_its_validation(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    operator.put_configmap("m", {"a.json": document("a", state="paused")})
+    fake_connect.requests.clear()
+
+    assert operator.run().returncode == 0
+
+    assert [(r.method, r.path) for r in fake_connect.requests] == [
+        ("GET", "/connectors"),
+        ("PUT", "/connectors/a/pause"),
+    ]
+
+
+def test_a_confluent_cloud_config_rejected_fails_only_its_connector(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    cloud.fail_next(
+        "PUT", "/connectors/gen/config", (400, {"error_code": 400, "message": "bad gen"})
+    )
+
+    report = reconcile_in_test(two_targets)
+
+    failed = outcome_of(report, "gen")
+    assert (failed.result, failed.temporary, failed.target_id) == (
+        Result.FAILED,
+        False,
+        CLOUD_TARGET,
+    )
+    assert "bad gen" in failed.message
+    assert outcome_of(report, "a").result is Result.CREATED
+    assert report.rejections_after == {}
+
+
+def test_the_last_target_may_use_all_the_time_left(
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConfluentCloud
+) -> None:
+    # Six failed tries take 11.2 s of back-off: more than a third of the run's 20 s, less than
+    # all of it. The self-managed target comes last and gets all that is left.
+    fake_connect.fail_next("GET", "/connectors", *[(503, "busy")] * 6)
+
+    report = reconcile_in_test(two_targets)
+
+    assert [t.failure for t in report.targets] == [None, None]
+    assert "a" in fake_connect.connectors and "gen" in cloud.connectors
+    assert two_targets.clock.sleeps == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+
+
+# -- a connector several ConfigMaps declare --------------------------------------------------
+
+
+def test_the_configmap_the_ledger_records_as_owner_keeps_a_connector_another_declares_too(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a", topics="one")})
+    assert operator.run().returncode == 0
+    operator.put_configmap("m", {"a.json": document("a", topics="two")})
+    operator.put_configmap("n", {"a.json": document("a", topics="other")})
+
+    run = operator.run()
+
+    assert fake_connect.connectors["a"]["topics"] == "two"
+    errors = [line for line in reconcile_lines(run) if line.get("configmap") == "default/n"]
+    assert [line["level"] for line in errors] == ["error"]
+    assert "the ledger records ConfigMap default/m as its owner" in errors[0]["msg"]
+
+
+def test_a_connector_two_configmaps_contest_is_neither_deleted_nor_changed(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a", topics="one")})
+    assert operator.run().returncode == 0
+    before = ledger_entries(operator)
+    operator.delete_configmap("m")
+    operator.put_configmap("n", {"a.json": document("a", topics="n")})
+    operator.put_configmap("o", {"a.json": document("a", topics="o")})
+    fake_connect.requests.clear()
+
+    assert operator.run().returncode == 0
+
+    assert fake_connect.writes() == []
+    assert fake_connect.connectors["a"]["topics"] == "one"
+    assert ledger_entries(operator) == before
+
+
+def test_targets_are_reported_in_the_order_of_their_ids(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    from connect_operator.ledger import LedgerEntry, encode_entry, entry_key
+
+    gone = LedgerEntry("zz-unknown", "x", "default/gone", "x.json", "sha256:1", "FileStreamSink")
+    operator.put_configmap(
+        LEDGER,
+        {entry_key(gone.target, gone.connector): encode_entry(gone)},
+        {"app.kubernetes.io/managed-by": "connect-operator"},
+    )
+    operator.put_configmap("m", {"a.json": document("a")})
+
+    report = reconcile_in_test(operator)
+
+    assert [t.target.id for t in report.targets] == [TARGET, "zz-unknown"]
+    assert report.targets[1].failure_is_permanent
