@@ -140,7 +140,11 @@ def test_each_result_is_logged_once_naming_the_configmap_key_target_and_result(
     ]
     operator.put_configmap(
         "m",
-        {"a.json": document("a", topics="two"), "c.json": document("c"), "d.json": document("d")},
+        {
+            "a.json": document("a", topics="two", **{"tasks.max": "2"}),
+            "c.json": document("c"),
+            "d.json": document("d"),
+        },
     )
 
     second = operator.run()
@@ -153,7 +157,7 @@ def test_each_result_is_logged_once_naming_the_configmap_key_target_and_result(
         ),
         line(
             "info",
-            "connector a has been updated: config differs (keys: topics)",
+            "connector a has been updated: config differs (keys: tasks.max, topics)",
             **context("a", "m", "a.json", "updated"),
         ),
         line("debug", "connector c has been unchanged", **context("c", "m", "c.json", "unchanged")),
@@ -241,7 +245,14 @@ def test_a_rejected_write_fails_only_its_connector_and_the_others_are_still_writ
         changed_keys=(),
         planned=Result.CREATED,
     )
-    assert outcome_of(report, "b").result is Result.CREATED
+    assert outcome_of(report, "b") == Outcome(
+        Result.CREATED,
+        TARGET,
+        "b",
+        Source("default/m", "b.json"),
+        "declared and missing",
+        planned=Result.CREATED,
+    )
     assert report.retry_targets == ()
     assert report.exit_code == 0
 
@@ -697,6 +708,10 @@ def test_a_paused_connector_is_information_and_a_running_one_says_nothing(
     operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
     assert operator.run().returncode == 0
     fake_connect.states["a"] = "PAUSED"
+    # A connector created in this run comes first, and has no health to tell yet.
+    operator.put_configmap(
+        "m", {"0.json": document("new"), "a.json": document("a"), "b.json": document("b")}
+    )
 
     run = operator.run()
 
@@ -721,15 +736,18 @@ def test_a_disabled_or_missing_connector_has_no_health_line(
 
 
 def observed_health(
-    client: ConnectClient, observed: dict[str, Any], caplog: pytest.LogCaptureFixture
+    client: ConnectClient,
+    observed: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    names: tuple[str, ...] = ("a",),
 ) -> list[tuple[str, str, dict[str, str]]]:
-    """What `_log_observed_health` logs for connector a, declared in default/m a.json."""
+    """What `_log_observed_health` logs for these connectors, declared in default/m."""
     from connect_operator.reconcile import _log_observed_health
 
     target = Target(TARGET, client.base_url)
     caplog.clear()
     with caplog.at_level("DEBUG", logger=RECONCILE):
-        _log_observed_health(target, client, observed, [desired(target, "a")])
+        _log_observed_health(target, client, observed, [desired(target, n) for n in names])
     fields = ("configmap", "key", "connector", "target", "action")
     return [
         (
@@ -829,11 +847,15 @@ def test_a_status_that_cannot_be_read_is_a_warning_and_nothing_else(
     from connect_operator.connect_client import ObservedConnector
 
     listed = ObservedConnector("a", {}, state="FAILED", status_problem="no state field")
+    paused = ObservedConnector("b", {}, state="PAUSED")
 
-    logged = observed_health(client_of(fake_connect, clock), {"a": listed}, caplog)
+    logged = observed_health(
+        client_of(fake_connect, clock), {"a": listed, "b": paused}, caplog, ("a", "b")
+    )
 
     assert logged == [
-        ("WARNING", "connector a has a status that cannot be read: no state field", WHERE)
+        ("WARNING", "connector a has a status that cannot be read: no state field", WHERE),
+        ("INFO", "connector b is PAUSED", {**WHERE, "key": "b.json", "connector": "b"}),
     ]
     assert fake_connect.requests == []
 
@@ -1519,3 +1541,19 @@ def test_targets_are_reported_in_the_order_of_their_ids(
 
     assert [t.target.id for t in report.targets] == [TARGET, "zz-unknown"]
     assert report.targets[1].failure_is_permanent
+
+
+def test_the_render_caches_listing_of_the_only_target_may_use_more_than_half_the_deadline(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    # Seven failed tries take 16.2 s of the run's 20 s; the eighth lists the target.
+    fake_connect.fail_next("GET", "/connectors", *[(503, "busy")] * 7)
+    started = operator.clock.now
+
+    assert operator.run().returncode == 0
+
+    assert operator.clock.now - started == pytest.approx(16.2)
+    assert operator.metric("connect_operator_connectors", target=TARGET, result="unchanged") == 1
+    assert retry_list(operator) == []
