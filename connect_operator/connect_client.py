@@ -31,6 +31,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +47,7 @@ from connect_operator.errors import (
     UnsafeResponse,
     classify_http_error,
 )
+from connect_operator.normalize import normalise
 from connect_operator.redaction import Redactor
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, TargetKind
@@ -111,6 +113,11 @@ class ObservedConnector:
     trace: str | None = None
     # The first FAILED task's trace, redacted (a task can fail while its connector runs).
     task_trace: str | None = None
+
+    @cached_property
+    def normalised_config(self) -> dict[str, str] | None:
+        """`normalise(config)`, worked out once: the render cache and the plan both use it."""
+        return None if self.config is None else normalise(self.config)
 
 
 class Deadline:
@@ -343,6 +350,7 @@ class ConnectClient:
     # -- parsing -----------------------------------------------------------------------------
 
     def _observed(self, name: str, item: Any) -> ObservedConnector:
+        # Built in one go (no `replace`): a listing has one entry per connector, every run.
         if not isinstance(item, dict):
             return ObservedConnector(
                 name=name, config=None, status_problem="entry is not an object"
@@ -351,25 +359,24 @@ class ConnectClient:
         config = info.get("config")
         connector_type = info.get("type")
         connector_id = _object(item.get("id")).get("id")
-        observed = ObservedConnector(
-            name=name,
-            config={str(k): str(v) for k, v in config.items()}
-            if isinstance(config, dict)
-            else None,
-            type=str(connector_type) if connector_type else None,
-            id=str(connector_id) if connector_id else None,
-        )
         try:
             status = _status(item.get("status") or {})
         except (TypeError, ValueError, AttributeError) as exc:
-            return replace(observed, status_problem=f"malformed status: {exc}")
-        return replace(
-            observed,
-            state=status.state,
-            tasks=status.tasks,
-            type=observed.type or status.type,
-            trace=self._redact(status.trace) if status.trace else None,
-            task_trace=self._redact(status.task_trace) if status.task_trace else None,
+            status, problem = None, f"malformed status: {exc}"
+        return ObservedConnector(
+            name=name,
+            config=_strings(config) if isinstance(config, dict) else None,
+            type=str(connector_type)
+            if connector_type
+            else (status.type if status is not None else None),
+            id=str(connector_id) if connector_id else None,
+            state=status.state if status is not None else None,
+            tasks=status.tasks if status is not None else (),
+            status_problem=None if status is not None else problem,
+            trace=self._redact(status.trace) if status is not None and status.trace else None,
+            task_trace=self._redact(status.task_trace)
+            if status is not None and status.task_trace
+            else None,
         )
 
     # -- transport ---------------------------------------------------------------------------
@@ -698,6 +705,16 @@ def _has_initial_state(version: str) -> bool:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+_ONLY_STRINGS = frozenset({str})
+
+
+def _strings(config: dict[Any, Any]) -> dict[str, str]:
+    """A JSON object's values as strings (Connect sends them so: then the object itself)."""
+    if _ONLY_STRINGS.issuperset(map(type, config.values())):
+        return config  # JSON object keys are always strings
+    return {str(key): str(value) for key, value in config.items()}
 
 
 def _segment(name: str) -> str:

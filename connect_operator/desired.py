@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -33,7 +34,6 @@ from typing import TYPE_CHECKING
 from connect_operator.binding import ConfigMapView
 from connect_operator.errors import PermanentError, RenderError
 from connect_operator.ledger import LedgerEntry
-from connect_operator.normalize import normalise
 from connect_operator.properties import Variables
 from connect_operator.sandbox import Limits
 from connect_operator.settings import Settings
@@ -41,10 +41,10 @@ from connect_operator.targets import Target, TargetKind, check_path_segment, tar
 from connect_operator.templating import (
     RemainingTime,
     RenderedConnector,
+    SecretKeysOf,
     config_hash,
-    inputs_digest,
+    inputs_digests,
     render_connectors,
-    secret_keys_of,
 )
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class DesiredConnector:
     target: Target
     name: str
     config: dict[str, str]
-    secret_keys: frozenset[str]
+    secret_keys: AbstractSet[str]
     source: Source
     # False when the ConfigMap's `enabled` label is "false" (or absent): it must not exist.
     enabled: bool
@@ -154,7 +154,7 @@ def desired_state(
                 extra={"configmap": configmap.ref},
             )
     programs = [configmap.data[key] for configmap, key in declarations]
-    digests = [inputs_digest(program, variables) for program in programs]
+    digests = inputs_digests(programs, variables)
     rendered_all: list[RenderedConnector | RenderError | None] = [None] * len(declarations)
     if observe is not None:
         for index, connector in _unchanged_since_last_run(
@@ -171,12 +171,14 @@ def desired_state(
     for index, result in zip(to_render, fresh, strict=True):
         rendered_all[index] = result
     candidates: dict[tuple[str, str], list[DesiredConnector]] = {}
+    refs = {id(configmap): configmap.ref for configmap in ordered}
     for (configmap, key), maybe_rendered, digest in zip(
         declarations, rendered_all, digests, strict=True
     ):
         rendered = maybe_rendered if maybe_rendered is not None else RenderError("not rendered")
-        source = Source(configmap.ref, key)
-        target = targets[configmap.ref]
+        ref = refs[id(configmap)]
+        source = Source(ref, key)
+        target = targets[ref]
         problem: str | None = None
         if isinstance(rendered, PermanentError):
             problem = str(rendered)
@@ -199,7 +201,10 @@ def desired_state(
         declared = DesiredConnector(
             target=target,
             name=rendered.name,
-            config=dict(rendered.config),
+            # A cached render's config is a fresh dict of its own (the live one, normalised).
+            config=rendered.config
+            if isinstance(rendered, _CachedRender)
+            else dict(rendered.config),
             secret_keys=rendered.secret_keys,
             source=source,
             enabled=configmap.labels.get(ENABLED_LABEL) == "true",
@@ -240,7 +245,7 @@ def desired_state(
                 )
             )
             broken.add(claim.source)
-    connectors.sort(key=lambda c: (c.source, c.name))
+    connectors.sort(key=lambda c: (c.source.configmap, c.source.key, c.name))
     return DesiredState(
         tuple(connectors),
         tuple(errors),
@@ -279,6 +284,7 @@ def _unchanged_since_last_run(
     would yield that very config. Targets that mask or add values (Confluent Cloud) always render.
     """
     entries = {(entry.configmap, entry.key): entry for entry in ledger if entry.inputs}
+    listings: dict[str, Mapping[str, ObservedConnector] | None] = {}
     for index, ((configmap, key), digest) in enumerate(zip(declarations, digests, strict=True)):
         entry = entries.get((configmap.ref, key))
         target = targets[configmap.ref]
@@ -293,20 +299,21 @@ def _unchanged_since_last_run(
             or configmap.labels.get(ENABLED_LABEL) != "true"
         ):
             continue
-        listing = observe(target)
+        if target.id not in listings:
+            listings[target.id] = observe(target)
+        listing = listings[target.id]
         live = listing.get(entry.connector) if listing is not None else None
         if live is None or live.config is None:
             continue
-        config = normalise(live.config)
-        if config_hash(config) != entry.hash:
+        config = live.normalised_config
+        if config is None or config_hash(config) != entry.hash:
             continue
-        program = configmap.data[key]
         yield (
             index,
             _CachedRender(
                 name=entry.connector,
                 config=config,
-                secret_keys=secret_keys_of(program, variables, config),
+                secret_keys=SecretKeysOf(configmap.data[key], variables, config),
                 state=state or "running",
                 config_hash=entry.hash,
             ),
@@ -317,4 +324,5 @@ def _unchanged_since_last_run(
 class _CachedRender(RenderedConnector):
     """What the render would give, taken from the live connector, with its known hash."""
 
+    config: dict[str, str]
     config_hash: str = ""

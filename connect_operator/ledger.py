@@ -34,8 +34,9 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 from connect_operator.binding import LEDGER_SHARDS, ConfigMapView, ledger_shard_names
@@ -73,6 +74,12 @@ class LedgerEntry:
     def data_key(self) -> str:
         """The ConfigMap data key of this entry: one per target and connector name."""
         return entry_key(self.target, self.connector)
+
+
+# An entry's fields in order: its sort key (the dataclass order, compared in C) and its identity.
+entry_fields: Callable[[LedgerEntry], tuple[str, ...]] = operator.attrgetter(
+    *(field.name for field in fields(LedgerEntry))
+)
 
 
 def entry_key(target: str, connector: str) -> str:
@@ -211,7 +218,7 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
                 size // 1024,
             )
     return Ledger(
-        entries=tuple(sorted(by_key.values())),
+        entries=tuple(sorted(by_key.values(), key=entry_fields)),
         locations={key: tuple(names) for key, names in locations.items()},
         legacy_entries=tuple(legacy),
         status=status,
@@ -252,7 +259,8 @@ def ledger_changes(before: Ledger, after: Iterable[LedgerEntry]) -> LedgerChange
     upserts = [
         entry
         for key, entry in sorted(wanted.items())
-        if previous.get(key) != entry or key in legacy
+        # `is`: an entry a run keeps as it was is the snapshot's own object (see reconcile)
+        if (previous.get(key) is not entry and previous.get(key) != entry) or key in legacy
     ]
     removals = [entry for key, entry in sorted(previous.items()) if key not in wanted]
     return LedgerChanges(tuple(upserts), tuple(removals))

@@ -37,17 +37,19 @@ _CONFLUENT_CLOUD_ADDED_PREFIX = "config.internal."
 
 def normalise(config: Mapping[str, Any]) -> dict[str, str]:
     """Values as strings, without `name` and `__internal.*` keys."""
-    result = {}
-    for key, value in config.items():
-        if key == "name" or key.startswith("__internal."):
-            continue
-        if isinstance(value, bool):
-            result[key] = "true" if value else "false"
-        elif value is None:
-            result[key] = ""
-        else:
-            result[key] = value if isinstance(value, str) else str(value)
-    return result
+    return {
+        key: value if type(value) is str else _string(value)
+        for key, value in config.items()
+        if key != "name" and not key.startswith("__internal.")
+    }
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
 
 
 def is_masked(value: str) -> bool:
@@ -77,8 +79,12 @@ def changed_keys(
       only when the desired config changed since we last applied it, and a key that server
       always adds (`is_server_added`) never counts.
     """
+    if desired is actual:
+        return ()  # one mapping (a render taken from the live config): nothing can differ
     want = normalise(desired)
     have = normalise(actual)
+    if want == have:
+        return ()  # the common case, every run: nothing differs, nothing is masked or extra
     applied_as_is = last_applied_hash is not None and last_applied_hash == desired_hash
     differing = [
         key

@@ -25,8 +25,8 @@ from enum import Enum
 
 from connect_operator.connect_client import ObservedConnector
 from connect_operator.desired import DesiredConnector, Source
-from connect_operator.ledger import LedgerEntry
-from connect_operator.normalize import changed_keys, normalise
+from connect_operator.ledger import LedgerEntry, entry_fields
+from connect_operator.normalize import changed_keys
 from connect_operator.templating import config_hash
 
 CLASS_KEY = "connector.class"
@@ -132,13 +132,14 @@ def plan_target(
             reason = "declared and missing" + (f", then {connector.state}" if call else "")
             actions.append(_action(Result.CREATED, connector, reason, lifecycle=call))
             continue
-        if current.config is None:
+        live = current.normalised_config
+        if live is None:
             # Fail closed: "no config listed" is not "everything changed" (every run would PUT,
             # restarting or re-provisioning each connector). The caller fetches it first.
             raise ValueError(f"the listing of {target_id} carries no config for {name}")
         keys = changed_keys(
             connector.config,
-            current.config,
+            live,
             desired_hash=connector.config_hash,
             last_applied_hash=last_hash.get(name),
             server_rewrites_config=server_rewrites_config,
@@ -167,7 +168,7 @@ def plan_target(
     declared = set(wanted) | set(unwanted)
     kept: list[LedgerEntry] = []
     replaced: list[Replaced] = []
-    for entry in sorted(owned):
+    for entry in sorted(owned, key=entry_fields):
         if entry.connector in declared:
             continue
         source = Source(entry.configmap, entry.key)
@@ -198,12 +199,10 @@ def plan_target(
     if max_deletes is not None and len(deletes) > max_deletes:
         refused = tuple(sorted(action.connector for action in deletes))
         kept += [entry for entry in owned if entry.connector in refused]
-        return TargetPlan(
-            target_id, tuple(actions), refused, tuple(sorted(set(kept))), tuple(replaced)
-        )
-    return TargetPlan(
-        target_id, tuple(actions + deletes), (), tuple(sorted(set(kept))), tuple(replaced)
-    )
+        kept_entries = tuple(sorted(set(kept), key=entry_fields))
+        return TargetPlan(target_id, tuple(actions), refused, kept_entries, tuple(replaced))
+    kept_entries = tuple(sorted(set(kept), key=entry_fields))
+    return TargetPlan(target_id, tuple(actions + deletes), (), kept_entries, tuple(replaced))
 
 
 def not_what_we_applied(entry: LedgerEntry, current: ObservedConnector) -> str:
@@ -219,7 +218,7 @@ def not_what_we_applied(entry: LedgerEntry, current: ObservedConnector) -> str:
         if live_class != entry.connector_class:
             return f"its class is now {live_class!r}, we applied {entry.connector_class!r}"
         return ""
-    live = normalise(current.config)
+    live = current.normalised_config or {}
     if entry.hash in (config_hash(live), config_hash({**live, "name": entry.connector})):
         return ""
     return "its config is not the one we applied"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 MASK = "****"
 
 
-def masked(config: Mapping[str, str], secret_keys: frozenset[str]) -> dict[str, str]:
+def masked(config: Mapping[str, str], secret_keys: AbstractSet[str]) -> dict[str, str]:
     """A copy of config whose secret values are replaced by a mask."""
     return {key: MASK if key in secret_keys else value for key, value in config.items()}
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Protocol
 
 from connect_operator.errors import RenderError
@@ -43,7 +44,9 @@ from connect_operator.template_env import is_credential_name
 RENDER_FORMAT = "2"
 
 _VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
-_ENV_USE = re.compile(r"\$ENV\b|(?<![\w$])env\b")
+# `env` not preceded by a word character or `$`. Each branch starts with a literal (the lookbehind
+# comes after the `e`), so that the scan skips ahead instead of trying every position.
+_ENV_USE = re.compile(r"\$ENV\b|e(?<![\w$]e)nv\b")
 _ENV_FIELD = re.compile(r'\s*\.\s*(?:"([A-Za-z_][A-Za-z0-9_]*)"|([A-Za-z_][A-Za-z0-9_]*))')
 # Builtins whose result is not a function of the program's inputs.
 # (`$__loc__` gives the line within the batch a program was compiled in.)
@@ -68,7 +71,7 @@ class RenderedConnector:
     name: str
     config: Mapping[str, str]
     # keys whose values contain a secret the program reads
-    secret_keys: frozenset[str]
+    secret_keys: AbstractSet[str]
     # the declared desired state: one of STATES
     state: str = "running"
 
@@ -161,29 +164,47 @@ def _code_only(program: str) -> str:
 
 def inputs_digest(program: str, variables: Variables) -> str | None:
     """A digest of the program and every value it can read; None when it cannot be cached."""
-    reads = program_inputs(program)
-    if reads.volatile:
-        return None
-    env_names = variables.environ.keys() if reads.environ is None else reads.environ
-    digest = hashlib.sha256()
+    return inputs_digests([program], variables)[0]
 
-    def add(text: str | None) -> None:
-        # length-prefixed, so no two different inputs can run together into the same bytes
-        data = b"\xff" if text is None else text.encode("utf-8", "surrogatepass")
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
 
-    add(RENDER_FORMAT)
-    add(program)
-    add("variables")
+def inputs_digests(programs: Iterable[str], variables: Variables) -> list[str | None]:
+    """`inputs_digest` of each program. The values part is built once per set of names read
+    (programs of one kind read the same variables), so a digest costs about one hash of the
+    program's text."""
+    read_values: dict[ProgramInputs, bytes] = {}
+    digests: list[str | None] = []
+    for program in programs:
+        reads = program_inputs(program)
+        if reads.volatile:
+            digests.append(None)
+            continue
+        values = read_values.get(reads)
+        if values is None:
+            values = read_values[reads] = _read_values(reads, variables)
+        data = b"".join((_FORMAT_PREFIX, _length_prefixed(program), values))
+        digests.append("sha256:" + hashlib.sha256(data).hexdigest())
+    return digests
+
+
+def _length_prefixed(text: str | None) -> bytes:
+    # Length-prefixed, so no two different inputs can run together into the same bytes.
+    data = b"\xff" if text is None else text.encode("utf-8", "surrogatepass")
+    return b"%d:%b" % (len(data), data)
+
+
+_FORMAT_PREFIX = _length_prefixed(RENDER_FORMAT)
+
+
+def _read_values(reads: ProgramInputs, variables: Variables) -> bytes:
+    """The names a program can read and their values (absent ones marked), as digest input."""
+    parts = [_length_prefixed("variables")]
     for name in sorted(reads.variables):
-        add(name)
-        add(variables.values.get(name))
-    add("whole environment" if reads.environ is None else "environment")
-    for name in sorted(env_names):
-        add(name)
-        add(variables.environ.get(name))
-    return "sha256:" + digest.hexdigest()
+        parts += (_length_prefixed(name), _length_prefixed(variables.values.get(name)))
+    whole = reads.environ is None
+    parts.append(_length_prefixed("whole environment" if whole else "environment"))
+    for name in sorted(variables.environ.keys() if reads.environ is None else reads.environ):
+        parts += (_length_prefixed(name), _length_prefixed(variables.environ.get(name)))
+    return b"".join(parts)
 
 
 def readable_secrets(program: str, variables: Variables) -> dict[str, str]:
@@ -203,8 +224,12 @@ def readable_secrets(program: str, variables: Variables) -> dict[str, str]:
 
 def config_hash(config: Mapping[str, str]) -> str:
     """A stable digest of a config, stored in the ledger instead of the values."""
-    canonical = json.dumps(dict(config), sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL.encode(config if isinstance(config, dict) else dict(config))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# One encoder for every hash: `json.dumps` with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def render_connector(
@@ -273,6 +298,32 @@ def _connector(program: str, variables: Variables, outputs: list[Any]) -> Render
 def secret_keys_of(program: str, variables: Variables, config: Mapping[str, str]) -> frozenset[str]:
     """The config keys whose values contain a secret the program can read."""
     return _keys_holding(config, readable_secrets(program, variables).values())
+
+
+class SecretKeysOf(AbstractSet[str]):
+    """`secret_keys_of(program, variables, config)`, worked out when first asked.
+
+    For a connector that is not rendered (the render cache): its secret keys are only needed
+    when its config is sent or shown, which an unchanged connector's never is."""
+
+    def __init__(self, program: str, variables: Variables, config: Mapping[str, str]) -> None:
+        self._of = (program, variables, config)
+
+    @cached_property
+    def _keys(self) -> frozenset[str]:
+        return secret_keys_of(*self._of)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"SecretKeysOf({sorted(self._keys)!r})"
 
 
 def _keys_holding(config: Mapping[str, str], secrets: Iterable[str]) -> frozenset[str]:

@@ -55,6 +55,25 @@ def test_listing_uses_one_expanded_get_and_parses_state() -> None:
     assert connector.type == "sink"
 
 
+@responses.activate
+def test_a_listing_gives_config_values_as_strings_and_a_bad_status_costs_only_its_entry() -> None:
+    responses.get(
+        f"{URL}/connectors",
+        json={
+            "a": {
+                "info": {"config": {"connector.class": "X", "tasks.max": 1, "b": True}},
+                "status": {"connector": {"state": "PAUSED"}, "tasks": "not a list"},
+            },
+            "b": {"info": {"config": {"connector.class": "Y"}, "type": "source"}},
+        },
+    )
+    listing = client().list_connectors_expanded()
+    assert listing["a"].config == {"connector.class": "X", "tasks.max": "1", "b": "True"}
+    assert listing["a"].state is None and listing["a"].status_problem is not None
+    assert listing["b"].config == {"connector.class": "Y"}
+    assert (listing["b"].type, listing["b"].status_problem) == ("source", None)
+
+
 @responses.activate(assert_all_requests_are_fired=True)
 def test_put_on_self_managed_connect_sends_the_config_as_is_to_the_encoded_name() -> None:
     responses.put(

@@ -131,6 +131,7 @@ from connect_operator.sandbox import Limits  # noqa: E402
 from connect_operator.template_env import template_environ  # noqa: E402
 from connect_operator.templating import (  # noqa: E402
     inputs_digest,
+    inputs_digests,
     program_inputs,
     render_connectors,
     self_contained_problem,
@@ -268,6 +269,8 @@ def test_a_connector_name_that_contains_a_secret_is_an_error() -> None:
         ("env | keys", set(), None),
         ('$ENV["A"]', set(), None),
         ('{"a": "$__loc__"} | $__loc__', set(), set()),
+        # only the word `env` itself: not a variable, nor part of another name
+        ("[$env, myenv, env_x, envy, 1env, (env.A), $ENV.B, $ENVY]", {"env", "ENVY"}, {"A", "B"}),
     ],
 )
 def test_program_inputs_are_read_from_the_text(
@@ -293,6 +296,23 @@ def test_the_inputs_digest_changes_with_what_the_program_reads_and_nothing_else(
         whole_env, Variables(values=VARIABLES.values, environ={**VARIABLES.environ, "NEW": "n"})
     )
     assert inputs_digest("now", VARIABLES) is None
+
+
+def test_many_digests_at_once_are_each_programs_own() -> None:
+    programs = ['{"a": $SR_URL}', '{"a": $DB_PASSWORD}', "env.DB_USER", "now", '{"a": $SR_URL}']
+    assert inputs_digests(programs, VARIABLES) == [inputs_digest(p, VARIABLES) for p in programs]
+    assert len(set(inputs_digests(programs[:3], VARIABLES))) == 3
+
+
+def test_the_inputs_digest_format_is_stable_across_versions() -> None:
+    # Digests recorded in the ledger by earlier versions: a change here re-renders every
+    # connector once after an upgrade (bump RENDER_FORMAT when that is the intent).
+    assert inputs_digest('{"a": $SR_URL, "b": env.DB_USER}', VARIABLES) == (
+        "sha256:bbaa6720f0e232eedb60584586de5596ab5f62a04430401dcd29e431d3e6f789"
+    )
+    assert inputs_digest("env | keys", VARIABLES) == (
+        "sha256:cc206f7d7f5ff79fe8e1ebfa6627387cf147977aebdba5438ac1207b66f2f5dd"
+    )
 
 
 def test_the_default_template_environment_hides_the_operators_settings_and_process() -> None:
@@ -466,9 +486,13 @@ def test_hook_scrubs_secrets_from_every_channel_and_keeps_other_values_readable(
 # --- the render cache ----------------------------------------------------------------------------
 
 
+from collections.abc import Set as AbstractSet  # noqa: E402
+
 from connect_operator import desired as desired_module  # noqa: E402
+from connect_operator import templating as templating_module  # noqa: E402
 from connect_operator.binding import binding_configuration, read_binding_context  # noqa: E402
 from connect_operator.connect_client import Deadline  # noqa: E402
+from connect_operator.desired import DesiredState  # noqa: E402
 from connect_operator.reconcile import reconcile  # noqa: E402
 from connect_operator.report import patch_operations  # noqa: E402
 from connect_operator.settings import Settings  # noqa: E402
@@ -602,7 +626,7 @@ def test_a_cached_connector_still_masks_its_secrets(
 ) -> None:
     hook.put("cm", PROGRAMS)
     hook.run(VALUES, ENVIRON)
-    seen: list[frozenset[str]] = []
+    seen: list[AbstractSet[str]] = []
     real = desired_module.desired_state
 
     def spy(*args: object, **kwargs: object) -> object:
@@ -613,6 +637,35 @@ def test_a_cached_connector_still_masks_its_secrets(
     monkeypatch.setattr("connect_operator.reconcile.desired_state", spy)
     assert hook.run(VALUES, ENVIRON) == []
     assert seen == [frozenset({"value"})]
+
+
+def test_a_cached_connector_works_out_its_secret_keys_only_when_they_are_asked_for(
+    hook: InProcessHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook.put("cm", PROGRAMS)
+    hook.run(VALUES, ENVIRON)
+    looked_up: list[str] = []
+    real_lookup = templating_module.readable_secrets
+
+    def counting(program: str, variables: Variables) -> dict[str, str]:
+        looked_up.append(program)
+        return real_lookup(program, variables)
+
+    monkeypatch.setattr(templating_module, "readable_secrets", counting)
+    states: list[DesiredState] = []
+    real = desired_module.desired_state
+
+    def spy(*args: object, **kwargs: object) -> DesiredState:
+        states.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return states[-1]
+
+    monkeypatch.setattr("connect_operator.reconcile.desired_state", spy)
+    assert hook.run(VALUES, ENVIRON) == []
+    assert looked_up == []  # an unchanged connector's config is neither sent nor shown
+    (reads_y,) = (c for c in states[0].connectors if c.name == "reads-y")
+    assert reads_y.secret_keys == frozenset({"value"})
+    assert "value" in reads_y.secret_keys and reads_y.secret_values() == {"y1pw1"}
+    assert looked_up == [PROGRAMS["reads-y.json"]]  # once, however often it is asked
 
 
 def test_hook_never_serves_a_stale_render_when_the_environment_changes(
