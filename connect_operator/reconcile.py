@@ -791,7 +791,13 @@ def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[Ledger
     for outcome in report.outcomes:
         action_desired = declared.get(outcome.connector or "")
         if outcome.result in _APPLIED and action_desired is not None:
-            entries.append(_entry(action_desired, action_desired.config_hash))
+            entries.append(
+                _entry(
+                    action_desired,
+                    action_desired.config_hash,
+                    previous.get(outcome.connector or ""),
+                )
+            )
         elif outcome.result is Result.FAILED and outcome.connector is not None:
             old = previous.get(outcome.connector)
             if old is not None:
@@ -812,8 +818,12 @@ def _ledger_after(report: TargetReport, owned: list[LedgerEntry]) -> list[Ledger
 _APPLIED = (Result.CREATED, Result.UPDATED, Result.UNCHANGED)
 
 
-def _entry(connector: DesiredConnector, config_hash: str) -> LedgerEntry:
-    return LedgerEntry(
+def _entry(
+    connector: DesiredConnector, config_hash: str, previous: LedgerEntry | None = None
+) -> LedgerEntry:
+    """The ledger entry for an applied connector; `previous` itself when it is the same (most
+    runs change no entry, and `ledger_changes` then sees at once that none changed)."""
+    entry = LedgerEntry(
         target=connector.target.id,
         connector=connector.name,
         configmap=connector.source.configmap,
@@ -822,3 +832,4 @@ def _entry(connector: DesiredConnector, config_hash: str) -> LedgerEntry:
         connector_class=connector.config.get(CLASS_KEY, ""),
         inputs=connector.inputs,
     )
+    return previous if previous == entry else entry

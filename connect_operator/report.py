@@ -103,11 +103,16 @@ def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[s
 
 def write_json_lines(path: Path, documents: Iterable[dict[str, Any]]) -> None:
     """Append JSON documents, one per line, to a file shell-operator created for us."""
-    lines = [json.dumps(document, sort_keys=True) + "\n" for document in documents]
+    encode = _JSON_LINE.encode
+    lines = [encode(document) for document in documents]
     if not lines:
         return
     with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(lines)
+        handle.write("\n".join(lines) + "\n")
+
+
+# One encoder for every line: `json.dumps` with options builds a new one per call.
+_JSON_LINE = json.JSONEncoder(sort_keys=True)
 
 
 def summary_lines(report: RunReport) -> list[str]:

@@ -220,6 +220,8 @@ def record_operations(
 
 def failed_parts(state: str | None, tasks: Sequence[tuple[int, str]]) -> str:
     """What is FAILED, in words ("" when nothing is): the connector and/or task ids."""
+    if state != "FAILED" and all(task_state != "FAILED" for _, task_state in tasks):
+        return ""  # every run, for nearly every connector
     failed_tasks = [str(task) for task, task_state in tasks if task_state == "FAILED"]
     parts = ["the connector"] if state == "FAILED" else []
     if failed_tasks:
@@ -277,6 +279,9 @@ def restart_failed(
         ):
             continue
         failed = failed_parts(current.state, current.tasks)
+        if not failed and key not in records:
+            after.append((key, None))  # healthy, never restarted: nothing to decide
+            continue
         decision = decide_restart(
             policy, target_id, name, records.get(key), failing=bool(failed), now=now
         )
