@@ -19,12 +19,14 @@ failures are retried by the `retry` schedule instead (see reconcile.py).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from connect_operator.binding import ClusterView, binding_configuration, read_binding_context
@@ -80,6 +82,33 @@ def run(
 
     `clock` and `sleep` measure and wait out the run deadline and the retries' back-off; tests
     inject a fake pair so that no run really sleeps."""
+    with young_garbage_only():
+        return _run(environ, clock, sleep)
+
+
+@contextlib.contextmanager
+def young_garbage_only() -> Iterator[None]:
+    """No full collections of the cyclic garbage collector while the block runs.
+
+    A run builds one large graph of objects that lives until the process ends (snapshot,
+    listing, plan and report: a million objects for 10 000 connectors). Python scans all of it
+    each time it has grown by a quarter, and finds nothing to free, at a third of a large run's
+    CPU time. What a run drops is freed by reference counting, and young objects are still
+    collected, so short-lived cycles (an exception and its traceback) are freed as before."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
+_NEVER = 2**30
+
+
+def _run(
+    environ: Mapping[str, str], clock: Callable[[], float], sleep: Callable[[float], None]
+) -> int:
     started = clock()
     configure_logging(Redactor(frozenset()), json_lines=True, stream=sys.stdout)
     try:

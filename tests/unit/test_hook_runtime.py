@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,48 @@ def test_the_log_level_setting_shows_debug_lines(
         line["level"] == "debug" and line["msg"] == "connector c has been unchanged"
         for line in loud.log_lines()
     )
+
+
+def test_a_run_makes_no_full_garbage_collection_and_gives_the_collector_back(
+    operator: ShellOperator, fake_connect: FakeConnect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    operator.put_configmap("c", {f"c{i}.json": connector_json(f"c{i}") for i in range(20)})
+    full_collections: list[int] = []
+    young_collections: list[int] = []
+    reconciling: list[bool] = []
+    from connect_operator.reconcile import reconcile as real
+
+    def flagged(*args: Any, **kwargs: Any) -> Any:
+        reconciling.append(True)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            reconciling.pop()
+
+    monkeypatch.setattr("connect_operator.hook.reconcile", flagged)
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and reconciling:
+            (full_collections if info["generation"] == 2 else young_collections).append(1)
+
+    saved = gc.get_threshold()
+    # A full collection at every chance: the heap so far is frozen (out of the collector's
+    # sight), so whatever the run keeps counts as growth of the long-lived generation.
+    gc.freeze()
+    gc.collect()
+    gc.set_threshold(50, 1, 1)
+    gc.callbacks.append(count)
+    try:
+        run = operator.run()
+    finally:
+        gc.callbacks.remove(count)
+        after = gc.get_threshold()
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+    assert run.returncode == 0, run.stderr
+    assert len(fake_connect.connectors) == 20
+    assert full_collections == []
+    assert young_collections  # short-lived cycles are still freed
+    assert after == (50, 1, 1)
