@@ -90,8 +90,11 @@ connect-down: install ## stop the local cluster and every process it started
 connect-status: install ## show whether the local cluster is up
 	$(CLUSTER) status
 
+# -n auto (pytest-xdist): one worker per CPU. The suite is CPU-bound (each hook run forks its
+# template renderer), so on 2 cores two workers cut its wall time (see the README); the tests
+# share no port, file or global state.
 test-unit: install ## fast tests: no Kafka, no network, no real sleeps (tests marked slow excluded)
-	$(PY) -m pytest tests/unit -m "not slow"
+	$(PY) -m pytest tests/unit -m "not slow" -n auto
 
 test-deploy: tools ## Dockerfiles (hadolint) and manifests (kustomize + strict schema validation)
 	$(PY) -m pytest tests/deploy

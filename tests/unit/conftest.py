@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,15 @@ def fake_connect(connect_server: SharedServer) -> Iterator[FakeConnect]:
     """A fresh stateful fake Connect, served on the session's loopback port."""
     with connect_server.serving(FakeConnect()) as fake:
         yield fake
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, never listening, and held for the
+    whole test, so no other server (another xdist worker's, say) can take it meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ smoke test that starts the real executable (a binding context it cannot read: ex
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -207,13 +206,10 @@ def test_rebalance_conflicts_are_retried_within_the_run(
 
 
 def test_unreachable_connect_is_reported_in_served_metrics_and_retried_soon(
-    base_env: dict[str, str],
+    base_env: dict[str, str], closed_port: int
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     operator = ShellOperator(
-        env={**base_env, "CONNECT_URL": f"http://127.0.0.1:{port}"}, in_process=True
+        env={**base_env, "CONNECT_URL": f"http://127.0.0.1:{closed_port}"}, in_process=True
     )
     operator.put_configmap("c", {"c.json": connector_json("c")})
     run = operator.run()

@@ -9,7 +9,6 @@ shows: the executable's exit code decides whether shell-operator applies the pat
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -127,10 +126,10 @@ def two_targets(operator: ShellOperator, cloud: FakeConnect) -> ShellOperator:
 
 
 def test_a_run_that_created_connectors_and_had_a_failing_target_keeps_their_ownership(
-    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConnect
+    two_targets: ShellOperator, fake_connect: FakeConnect, cloud: FakeConnect, closed_port: int
 ) -> None:
     cloud_url = two_targets.env["CONFLUENT_CLOUD_API_URL"]
-    two_targets.env["CONFLUENT_CLOUD_API_URL"] = f"http://127.0.0.1:{_closed_port()}"
+    two_targets.env["CONFLUENT_CLOUD_API_URL"] = f"http://127.0.0.1:{closed_port}"
     run = two_targets.run()
     assert run.returncode == 0  # else shell-operator would drop the ledger patch
     assert sorted(fake_connect.connectors) == ["s1", "s2"]
@@ -175,12 +174,6 @@ def test_refused_credentials_are_reported_plainly_and_not_retried_soon(
     assert tick.returncode == 0 and cloud.requests == [] and fake_connect.requests == []
     for canary in ("CANARY-CC-SECRET",):
         assert all(canary not in r.stdout + r.patch + r.metrics for r in two_targets.runs)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _contexts(operator: ShellOperator) -> list[dict[str, object]]:
