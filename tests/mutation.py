@@ -37,8 +37,8 @@ WORK = REPO_ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 COPIED = ("connect_operator", "tests", "hooks", "k8s", "README.md", "pyproject.toml")
 # module -> the fast unit tests that exercise it. Only tests that run the hook in process can
-# kill a mutant: a hook started as a process imports the unmutated package (the real-executable
-# smoke tests, such as test_hook_safety's `[real executable]` case, only cost time there).
+# kill a mutant: a hook started as a process imports the unmutated package (so test_hook_safety's
+# `[real_executable]` smoke case is deselected, see DESELECT).
 MODULES: dict[str, tuple[str, ...]] = {
     "plan": (
         "tests/unit/test_plan.py",
@@ -95,8 +95,9 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 # CPU-bound sandbox bounds (each burns a second of CPU per runaway program): they test the
-# sandbox, not these modules, and would only slow every mutant down; so would tests marked slow.
-DESELECT = "not runaway"
+# sandbox, not these modules, and would only slow every mutant down; so would tests marked slow,
+# and the real-executable smoke cases (a process imports the unmutated package).
+DESELECT = "not runaway and not real_executable"
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
 STATUS_BY_EXIT_CODE |= {34: "skipped", 36: "timeout", 37: "caught by type check"}

@@ -21,22 +21,10 @@ from tests.unit.conftest import connector_json
 CLOUD_PREFIX = "/connect/v1/environments/env-1/clusters/lkc-1"
 CLOUD_TARGET = "confluent-cloud/env-1/lkc-1"
 LEDGER = "connect-operator-ledger"
-IN_PROCESS, REAL_EXECUTABLE = "in process", "real executable"
-REAL_EXECUTABLE_TOO = pytest.mark.parametrize(
-    "stale_run_mode", [IN_PROCESS, REAL_EXECUTABLE], indirect=True
-)
-
-
-@pytest.fixture
-def operator(fake_connect: FakeConnect, base_env: dict[str, str]) -> ShellOperator:
-    """The shell-operator stand-in, with the hook in process."""
-    return ShellOperator(env={**base_env, "CONNECT_URL": fake_connect.url}, in_process=True)
-
-
-@pytest.fixture
-def stale_run_mode(request: pytest.FixtureRequest) -> str:
-    """How the stale-snapshot run of a `REAL_EXECUTABLE_TOO` test runs the hook."""
-    return str(request.param)
+IN_PROCESS, REAL_EXECUTABLE = "in_process", "real_executable"
+# `operator` (tests/unit/conftest.py) runs the hook in process; these tests' stale-snapshot run
+# also runs once as the real executable.
+REAL_EXECUTABLE_TOO = pytest.mark.parametrize("stale_run_mode", [IN_PROCESS, REAL_EXECUTABLE])
 
 
 def stale_run(operator: ShellOperator, mode: str) -> HookRun:
