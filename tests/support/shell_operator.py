@@ -103,8 +103,12 @@ def compiled_jq(program: str) -> Any:
 
 
 def parse_yaml(text: str) -> Any:
-    """One YAML (or JSON) document, read as `yaml.safe_load` reads it."""
-    return yaml.load(text, Loader=_YAML_LOADER)  # both loaders are safe loaders
+    """One YAML (or JSON) document, read as `yaml.safe_load` reads it (JSON, a subset of YAML
+    that the hook prints, is read by the json module: the same value, much sooner)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.load(text, Loader=_YAML_LOADER)  # both loaders are safe loaders
 
 
 def validate_hook_config(config: Any) -> None:
