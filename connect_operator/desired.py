@@ -29,13 +29,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from connect_operator.binding import ConfigMapView
 from connect_operator.errors import PermanentError, RenderError
 from connect_operator.ledger import LedgerEntry
 from connect_operator.properties import Variables
-from connect_operator.sandbox import Limits
 from connect_operator.settings import Settings
 from connect_operator.targets import Target, TargetKind, check_path_segment, target_for
 from connect_operator.templating import (
@@ -134,7 +133,10 @@ def desired_state(
     errors: list[DeclarationError] = []
     broken: set[Source] = set()
     ordered = sorted(configmaps, key=lambda cm: (cm.namespace, cm.name))
-    declarations = [(configmap, key) for configmap in ordered for key in sorted(configmap.data)]
+    declarations: list[tuple[ConfigMapView, str, str]] = []  # ConfigMap, its ref, a key
+    for configmap in ordered:
+        ref = configmap.ref
+        declarations += [(configmap, ref, key) for key in sorted(configmap.data)]
     targets: dict[str, Target | str] = {}
     for configmap in ordered:
         try:
@@ -153,7 +155,7 @@ def desired_state(
                 configmap.ref,
                 extra={"configmap": configmap.ref},
             )
-    programs = [configmap.data[key] for configmap, key in declarations]
+    programs = [configmap.data[key] for configmap, _, key in declarations]
     digests = inputs_digests(programs, variables)
     rendered_all: list[RenderedConnector | RenderError | None] = [None] * len(declarations)
     if observe is not None:
@@ -162,21 +164,22 @@ def desired_state(
         ):
             rendered_all[index] = connector
     to_render = [index for index, known in enumerate(rendered_all) if known is None]
-    fresh = render_connectors(
-        [programs[index] for index in to_render],
-        variables,
-        limits=Limits(settings.template_cpu_seconds, settings.template_memory_mb),
-        deadline=deadline,
-    )
-    for index, result in zip(to_render, fresh, strict=True):
-        rendered_all[index] = result
+    if to_render:
+        from connect_operator.sandbox import Limits  # the renderer: imported when it is needed
+
+        fresh = render_connectors(
+            [programs[index] for index in to_render],
+            variables,
+            limits=Limits(settings.template_cpu_seconds, settings.template_memory_mb),
+            deadline=deadline,
+        )
+        for index, result in zip(to_render, fresh, strict=True):
+            rendered_all[index] = result
     candidates: dict[tuple[str, str], list[DesiredConnector]] = {}
-    refs = {id(configmap): configmap.ref for configmap in ordered}
-    for (configmap, key), maybe_rendered, digest in zip(
+    for (configmap, ref, key), maybe_rendered, digest in zip(
         declarations, rendered_all, digests, strict=True
     ):
         rendered = maybe_rendered if maybe_rendered is not None else RenderError("not rendered")
-        ref = refs[id(configmap)]
         source = Source(ref, key)
         target = targets[ref]
         problem: str | None = None
@@ -198,6 +201,7 @@ def desired_state(
             errors.append(DeclarationError(source, problem or "not a connector"))
             broken.add(source)
             continue
+        cached = isinstance(rendered, _CachedRender)
         declared = DesiredConnector(
             target=target,
             name=rendered.name,
@@ -211,9 +215,9 @@ def desired_state(
             state=rendered.state,
             inputs=inputs_key(digest, rendered.state),
         )
-        if isinstance(rendered, _CachedRender):
+        if cached:
             # Known: the live config hashed to it. Saves hashing the config again.
-            declared.__dict__["config_hash"] = rendered.config_hash
+            declared.__dict__["config_hash"] = cast(_CachedRender, rendered).config_hash
         candidates.setdefault((target.id, rendered.name), []).append(declared)
     connectors: list[DesiredConnector] = []
     contested: dict[str, set[str]] = {}
@@ -269,7 +273,7 @@ Observe = Callable[[Target], "Mapping[str, ObservedConnector] | None"]
 
 
 def _unchanged_since_last_run(
-    declarations: Sequence[tuple[ConfigMapView, str]],
+    declarations: Sequence[tuple[ConfigMapView, str, str]],
     digests: Sequence[str | None],
     targets: Mapping[str, Target | str],
     ledger: Sequence[LedgerEntry],
@@ -285,14 +289,16 @@ def _unchanged_since_last_run(
     """
     entries = {(entry.configmap, entry.key): entry for entry in ledger if entry.inputs}
     listings: dict[str, Mapping[str, ObservedConnector] | None] = {}
-    for index, ((configmap, key), digest) in enumerate(zip(declarations, digests, strict=True)):
-        entry = entries.get((configmap.ref, key))
-        target = targets[configmap.ref]
-        recorded, _, state = entry.inputs.partition(_STATE) if entry is not None else ("", "", "")
+    for index, ((configmap, ref, key), digest) in enumerate(
+        zip(declarations, digests, strict=True)
+    ):
+        entry = entries.get((ref, key)) if digest is not None else None
+        if entry is None:
+            continue
+        recorded, _, state = entry.inputs.partition(_STATE)
+        target = targets[ref]
         if (
-            entry is None
-            or digest is None
-            or recorded != digest
+            recorded != digest
             or isinstance(target, str)
             or target.id != entry.target
             or target.server_rewrites_config

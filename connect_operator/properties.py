@@ -164,8 +164,9 @@ class JaasSyntaxError(ValueError):
 # 160 up and goes on with those, digits, `.` and `-`; a number (digits with at most one `.`,
 # perhaps after a `-`) has no text value, so a bare `3600` is not a value; every other character
 # (`;`, `=`, `:`, `@`, `!`, `+`, 127-159, ...) is a token of its own, with no text value either.
-_JAAS_TOKEN = re.compile(
-    r"""
+# Patterns, not compiled objects: `re` compiles (and caches) them when a JAAS value is read,
+# not at every start (most runs have none).
+_JAAS_LEXEMES = r"""
       [\x00-\x20]+
     | /\*.*?(?:\*/|\Z)
     | /.?[^\n\r]*
@@ -173,12 +174,11 @@ _JAAS_TOKEN = re.compile(
     | (?P<word>[A-Za-z_$\xa0-\U0010ffff][A-Za-z0-9_$.\-\xa0-\U0010ffff]*)
     | (?P<number>-?(?=[0-9.])[0-9]*(?:\.[0-9]*)?)
     | (?P<ordinary>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
+_JAAS_LEXEME_FLAGS = re.VERBOSE | re.DOTALL
 # Inside quotes: `\` and up to three octal digits (`\377` at most, so `\477` is `\47` then
 # `7`), or one character, some of which stand for control characters.
-_JAAS_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{0,2}|[4-7][0-7]?)|(.))", re.DOTALL)
+_JAAS_ESCAPE_PATTERN = r"\\(?:([0-3][0-7]{0,2}|[4-7][0-7]?)|(.))"
 
 
 def _jaas_tokens(text: str) -> list[tuple[str | None, str]]:
@@ -186,9 +186,11 @@ def _jaas_tokens(text: str) -> list[tuple[str | None, str]]:
     (and ordinary ""), a number None and "", a `;`, `=` or other ordinary character None and
     that character."""
     tokens: list[tuple[str | None, str]] = []
-    for match in _JAAS_TOKEN.finditer(text):
+    for match in re.finditer(_JAAS_LEXEMES, text, _JAAS_LEXEME_FLAGS):
         if match["quote"]:
-            tokens.append((_JAAS_ESCAPE.sub(_jaas_escaped, match["quoted"]), ""))
+            tokens.append(
+                (re.sub(_JAAS_ESCAPE_PATTERN, _jaas_escaped, match["quoted"], flags=re.DOTALL), "")
+            )
         elif match["word"]:
             tokens.append((match["word"], ""))
         elif match["number"]:

@@ -32,21 +32,23 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connect_operator.errors import RenderError
 from connect_operator.properties import Variables
 from connect_operator.redaction import MASK, Redactor, masked
-from connect_operator.sandbox import Failure, Limits, run_programs
 from connect_operator.template_env import is_credential_name
+
+if TYPE_CHECKING:
+    from connect_operator.sandbox import Limits
 
 # Bump when rendering changes in a way that changes outputs: it invalidates every cached digest.
 RENDER_FORMAT = "2"
 
 _VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
-# `env` not preceded by a word character or `$`. Each branch starts with a literal (the lookbehind
-# comes after the `e`), so that the scan skips ahead instead of trying every position.
-_ENV_USE = re.compile(r"\$ENV\b|e(?<![\w$]e)nv\b")
+# `$ENV`, and `env` not preceded by a word character or `$`: two patterns, each starting with a
+# literal (the lookbehind comes after `env`), so that a scan skips ahead to the next candidate.
+_ENV_USES = (re.compile(r"\$ENV\b"), re.compile(r"env(?<![\w$]env)\b"))
 _ENV_FIELD = re.compile(r'\s*\.\s*(?:"([A-Za-z_][A-Za-z0-9_]*)"|([A-Za-z_][A-Za-z0-9_]*))')
 # Builtins whose result is not a function of the program's inputs.
 # (`$__loc__` gives the line within the batch a program was compiled in.)
@@ -110,11 +112,12 @@ def program_inputs(program: str) -> ProgramInputs:
 
 def _env_reads(text: str) -> tuple[set[str], bool]:
     names: set[str] = set()
-    for use in _ENV_USE.finditer(text):
-        field = _ENV_FIELD.match(text, use.end())
-        if field is None:
-            return names, True  # `env | keys`, `$ENV[$x]`, ...: it may read anything
-        names.add(field.group(1) or field.group(2))
+    for uses in _ENV_USES:
+        for use in uses.finditer(text):
+            field = _ENV_FIELD.match(text, use.end())
+            if field is None:
+                return names, True  # `env | keys`, `$ENV[$x]`, ...: it may read anything
+            names.add(field.group(1) or field.group(2))
     return names, False
 
 
@@ -254,6 +257,9 @@ def render_connectors(
     A program that goes past its bounds, halts or fails costs only its own result. Raises
     DeadlineExceeded when the run's deadline passes first.
     """
+    # Imported here: a run that renders nothing (the render cache) never needs the renderer.
+    from connect_operator.sandbox import Failure, Limits, run_programs
+
     scrub = _error_scrubber(variables)
     unsafe = {}
     for index, program in enumerate(programs):

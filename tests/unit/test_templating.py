@@ -733,17 +733,16 @@ def test_rendering_stops_at_the_run_deadline_whatever_the_programs_do(
         os.waitpid(killed[0], os.WNOHANG)
 
 
-def test_the_hook_does_not_import_jq_before_it_renders() -> None:
+def test_the_hook_does_not_import_jq_nor_the_renderer_before_it_renders() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys, connect_operator.hook; print('jq' in sys.modules)"],
-        capture_output=True,
-        text=True,
-        check=True,
+    probe = (
+        "import sys, connect_operator.hook;"
+        " print([m for m in ('jq', 'connect_operator.sandbox') if m in sys.modules])"
     )
-    assert done.stdout.strip() == "False"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_cli_render_and_run_never_print_a_secret_but_name_the_broken_keys(
