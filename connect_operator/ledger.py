@@ -121,15 +121,23 @@ def decode_entry(text: str) -> LedgerEntry:
     document = json.loads(text)
     if not isinstance(document, dict):
         raise TypeError("entry is not an object")
-    return LedgerEntry(
-        target=_text(document["t"]),
-        connector=_text(document["n"]),
-        configmap=_text(document["m"]),
-        key=_text(document["k"]),
-        hash=_text(document["h"]),
-        connector_class=_text(document.get("c", "")),
-        inputs=_text(document.get("i", "")),
+    # In LedgerEntry's field order; checked in one go (a ledger holds thousands of entries).
+    fields = (
+        document["t"],
+        document["n"],
+        document["m"],
+        document["k"],
+        document["h"],
+        document.get("c", ""),
+        document.get("i", ""),
     )
+    if not _ONLY_STRINGS.issuperset(map(type, fields)):
+        for value in fields:
+            _text(value)
+    return LedgerEntry(*fields)
+
+
+_ONLY_STRINGS = frozenset({str})
 
 
 def _text(value: Any) -> str:
@@ -186,7 +194,7 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
     not turn into "we own nothing" silently.
     """
     by_key: dict[str, LedgerEntry] = {}
-    locations: dict[str, list[str]] = {}
+    locations: dict[str, tuple[str, ...]] = {}
     legacy: list[LedgerEntry] = []
     status: RunStatus | None = None
     for configmap in sorted(configmaps, key=lambda cm: shard_names(ledger_name).index(cm.name)):
@@ -206,7 +214,8 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
                     f"ledger ConfigMap {configmap.ref} key {key} is unreadable: {exc}"
                 ) from None
             by_key.setdefault(key, entry)
-            locations.setdefault(key, []).append(configmap.name)
+            seen_in = locations.get(key)
+            locations[key] = (configmap.name,) if seen_in is None else (*seen_in, configmap.name)
     for entry in legacy:
         by_key.setdefault(entry.data_key, entry)
     for configmap in configmaps:
@@ -219,7 +228,7 @@ def read_ledger(configmaps: Sequence[ConfigMapView], ledger_name: str) -> Ledger
             )
     return Ledger(
         entries=tuple(sorted(by_key.values(), key=entry_fields)),
-        locations={key: tuple(names) for key, names in locations.items()},
+        locations=locations,
         legacy_entries=tuple(legacy),
         status=status,
     )

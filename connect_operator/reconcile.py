@@ -51,6 +51,7 @@ from connect_operator.ledger import (
     LedgerChanges,
     LedgerEntry,
     RunStatus,
+    entry_fields,
     ledger_changes,
     read_ledger,
 )
@@ -673,23 +674,21 @@ def _planned_outcome(action: Action) -> Outcome:
 def _log_outcome(
     action: Action, result: Result, message: str = "", temporary: bool = False
 ) -> Outcome:
-    context = {
-        "connector": action.connector,
-        "target": action.target_id,
-        "action": result.value,
-        "configmap": action.source.configmap if action.source else None,
-        "key": action.source.key if action.source else None,
-    }
-    if result is Result.FAILED:
+    if result is Result.UNCHANGED:
+        if log.isEnabledFor(logging.DEBUG):  # most connectors, most runs: skip the context
+            log.debug(
+                "connector %s has been unchanged",
+                action.connector,
+                extra=_outcome_context(action, result),
+            )
+    elif result is Result.FAILED:
         log.error(
             "connector %s has failed to be %s: %s",
             action.connector,
             action.kind.value,
             message,
-            extra=context,
+            extra=_outcome_context(action, result),
         )
-    elif result is Result.UNCHANGED:
-        log.debug("connector %s has been unchanged", action.connector, extra=context)
     else:
         detail = f" (keys: {', '.join(action.changed_keys)})" if action.changed_keys else ""
         log.info(
@@ -698,7 +697,7 @@ def _log_outcome(
             result.value,
             action.reason,
             detail,
-            extra=context,
+            extra=_outcome_context(action, result),
         )
     return Outcome(
         result,
@@ -710,6 +709,16 @@ def _log_outcome(
         action.changed_keys,
         action.kind,
     )
+
+
+def _outcome_context(action: Action, result: Result) -> dict[str, str | None]:
+    return {
+        "connector": action.connector,
+        "target": action.target_id,
+        "action": result.value,
+        "configmap": action.source.configmap if action.source else None,
+        "key": action.source.key if action.source else None,
+    }
 
 
 def _log_observed_health(
@@ -730,6 +739,12 @@ def _log_observed_health(
         current = observed.get(connector.name)
         if current is None or not connector.enabled:
             continue
+        if (
+            current.state == "RUNNING"
+            and not current.status_problem
+            and all(state != "FAILED" for _, state in current.tasks)
+        ):
+            continue  # healthy: nothing to say (most connectors, every run)
         context = {
             "connector": connector.name,
             "target": target.id,
@@ -823,13 +838,16 @@ def _entry(
 ) -> LedgerEntry:
     """The ledger entry for an applied connector; `previous` itself when it is the same (most
     runs change no entry, and `ledger_changes` then sees at once that none changed)."""
-    entry = LedgerEntry(
-        target=connector.target.id,
-        connector=connector.name,
-        configmap=connector.source.configmap,
-        key=connector.source.key,
-        hash=config_hash,
-        connector_class=connector.config.get(CLASS_KEY, ""),
-        inputs=connector.inputs,
+    # In LedgerEntry's field order (`entry_fields`).
+    fields = (
+        connector.target.id,
+        connector.name,
+        connector.source.configmap,
+        connector.source.key,
+        config_hash,
+        connector.config.get(CLASS_KEY, ""),
+        connector.inputs,
     )
-    return previous if previous == entry else entry
+    if previous is not None and entry_fields(previous) == fields:
+        return previous
+    return LedgerEntry(*fields)
