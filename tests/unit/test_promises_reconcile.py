@@ -1557,3 +1557,21 @@ def test_the_render_caches_listing_of_the_only_target_may_use_more_than_half_the
     assert operator.clock.now - started == pytest.approx(16.2)
     assert operator.metric("connect_operator_connectors", target=TARGET, result="unchanged") == 1
     assert retry_list(operator) == []
+
+
+def test_no_template_is_rendered_once_the_run_deadline_has_passed(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    operator.put_configmap("n", {"b.json": document("b")})
+    assert operator.run().returncode == 0
+    # a is unchanged, so its listing is asked first, and fails until the deadline; b changed.
+    operator.put_configmap("n", {"b.json": document("b", topics="two")})
+    fake_connect.fail_next("GET", "/connectors", *[(503, "busy")] * 1000)
+
+    run = operator.run()
+
+    assert run.returncode == 1  # shell-operator retries the run; nothing was written
+    assert run.patch == ""
+    assert fake_connect.connectors["b"]["topics"] == "t"
+    assert any("deadline" in line["msg"] for line in run.log_lines() if line["level"] == "error")
