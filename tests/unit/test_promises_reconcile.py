@@ -1524,23 +1524,43 @@ def test_a_connector_two_configmaps_contest_is_neither_deleted_nor_changed(
     assert ledger_entries(operator) == before
 
 
-def test_targets_are_reported_in_the_order_of_their_ids(
+def test_every_ledger_target_that_cannot_be_rebuilt_is_reported_and_keeps_its_connectors(
     operator: ShellOperator, fake_connect: FakeConnect
 ) -> None:
     from connect_operator.ledger import LedgerEntry, encode_entry, entry_key
 
-    gone = LedgerEntry("zz-unknown", "x", "default/gone", "x.json", "sha256:1", "FileStreamSink")
-    operator.put_configmap(
-        LEDGER,
-        {entry_key(gone.target, gone.connector): encode_entry(gone)},
-        {"app.kubernetes.io/managed-by": "connect-operator"},
-    )
     operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    ledger = operator.store.get("ConfigMap", "default", LEDGER)
+    assert ledger is not None
+    # Two targets no ConfigMap names any more, and that cannot be rebuilt from their ids.
+    for target in ("zz-100%", "zz-other"):
+        gone = LedgerEntry(target, "x", "default/gone", "x.json", "sha256:1", "FileStreamSink")
+        ledger["data"][entry_key(gone.target, gone.connector)] = encode_entry(gone)
 
+    run = operator.run()
     report = reconcile_in_test(operator)
 
-    assert [t.target.id for t in report.targets] == [TARGET, "zz-unknown"]
-    assert report.targets[1].failure_is_permanent
+    assert [(t.target.id, t.target.base_url) for t in report.targets] == [
+        (TARGET, fake_connect.url),
+        ("zz-100%", ""),
+        ("zz-other", ""),
+    ]
+    assert all(t.failure_is_permanent for t in report.targets[1:])
+    assert line(
+        "error",
+        "target zz-100% of 1 owned connectors cannot be reached: ledger names an unknown target"
+        " 'zz-100%'; its connectors stay owned, and are not retried before the next resync",
+        target="zz-100%",
+        action="failed",
+    ) in reconcile_lines(run)
+    ledger_after = operator.ledger()
+    assert ledger_after is not None
+    assert sorted((e["target"], e["connector"]) for e in ledger_after["entries"]) == [
+        (TARGET, "a"),
+        ("zz-100%", "x"),
+        ("zz-other", "x"),
+    ]
 
 
 def test_the_render_caches_listing_of_the_only_target_may_use_more_than_half_the_deadline(
@@ -1575,3 +1595,35 @@ def test_no_template_is_rendered_once_the_run_deadline_has_passed(
     assert run.patch == ""
     assert fake_connect.connectors["b"]["topics"] == "t"
     assert any("deadline" in line["msg"] for line in run.log_lines() if line["level"] == "error")
+
+
+def test_a_retry_tick_with_nothing_to_do_says_so_at_debug_level(
+    debug_operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator = debug_operator
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    (context,) = group_contexts(operator.config(), operator.store)
+
+    tick = operator.run_with([{**context, "binding": "retry"}])
+
+    assert reconcile_lines(tick) == [
+        line("debug", "retry tick: no target to retry and no ConfigMap changed since the last run")
+    ]
+
+
+def test_a_failed_connector_restarted_is_not_restarted_again_before_its_back_off(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    assert operator.run().returncode == 0
+    fake_connect.failed_connectors["a"] = "boom"
+    assert operator.run().returncode == 0
+    assert [r.path for r in fake_connect.requests if r.path.endswith("/restart")] == [
+        "/connectors/a/restart"
+    ]
+    fake_connect.requests.clear()
+
+    assert operator.run().returncode == 0
+
+    assert not any(r.path.endswith("/restart") for r in fake_connect.requests)
