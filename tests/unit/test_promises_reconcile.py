@@ -1627,3 +1627,27 @@ def test_a_failed_connector_restarted_is_not_restarted_again_before_its_back_off
     assert operator.run().returncode == 0
 
     assert not any(r.path.endswith("/restart") for r in fake_connect.requests)
+
+
+def test_a_run_that_saw_only_one_configmaps_event_prunes_nothing_another_one_owns(
+    operator: ShellOperator, fake_connect: FakeConnect
+) -> None:
+    operator.put_configmap("m", {"a.json": document("a")})
+    operator.put_configmap("n", {"b.json": document("b")})
+    assert operator.run().returncode == 0
+    operator.put_configmap("n", {"b.json": document("b", topics="two")})
+    (group,) = group_contexts(operator.config(), operator.store)
+    event = {
+        "binding": "connectors",
+        "type": "Event",
+        "watchEvent": "Modified",
+        "object": operator.store.get("ConfigMap", "default", "n"),
+        "snapshots": {"ledger": group["snapshots"]["ledger"]},
+    }
+
+    run = operator.run_with([event])
+
+    assert run.returncode == 0
+    assert fake_connect.connectors["b"]["topics"] == "two"
+    assert "a" in fake_connect.connectors  # not declared by what this run saw, yet not pruned
+    assert set(owned(operator)) == {"a", "b"}
