@@ -1669,3 +1669,23 @@ def test_a_run_that_saw_only_one_configmaps_event_prunes_nothing_another_one_own
     assert fake_connect.connectors["b"]["topics"] == "two"
     assert "a" in fake_connect.connectors  # not declared by what this run saw, yet not pruned
     assert set(owned(operator)) == {"a", "b"}
+
+
+def test_a_failed_connector_listed_without_its_trace_is_logged_with_the_trace_of_its_status(
+    two_targets: ShellOperator, cloud: FakeConfluentCloud
+) -> None:
+    assert two_targets.run().returncode == 0
+    cloud.listing_omits_trace = True
+    cloud.fail_connector("gen", "org.apache.kafka.connect.errors.ConnectException: boom")
+
+    run = two_targets.run()
+
+    failed = [line for line in reconcile_lines(run) if line.get("connector") == "gen"]
+    assert [(line["level"], line["msg"]) for line in failed] == [
+        (
+            "error",
+            "connector gen is FAILED with failed tasks [0]:"
+            " org.apache.kafka.connect.errors.ConnectException: boom",
+        )
+    ]
+    assert any(r.path.endswith("/connectors/gen/status") for r in cloud.requests)
