@@ -50,6 +50,9 @@ _VARIABLE = re.compile(r"\$(?!__loc__\b)([A-Za-z_][A-Za-z0-9_]*)")
 # literal (the lookbehind comes after `env`), so that a scan skips ahead to the next candidate.
 _ENV_USES = (re.compile(r"\$ENV\b"), re.compile(r"env(?<![\w$]env)\b"))
 _ENV_FIELD = re.compile(r'\s*\.\s*(?:"([A-Za-z_][A-Za-z0-9_]*)"|([A-Za-z_][A-Za-z0-9_]*))')
+# A comment runs to the line end; jq goes on to the next line after an odd number of
+# backslashes (`\\` is an escaped backslash), even with a CR between them and the LF.
+_COMMENT = re.compile(r"#(?:[^\n]*?(?<!\\)(\\(?:\\\\)*\r?$)|[^\n]*)", re.MULTILINE)
 # Builtins whose result is not a function of the program's inputs.
 # (`$__loc__` gives the line within the batch a program was compiled in.)
 _VOLATILE = re.compile(r"(?<![\w$])now\b|\$__loc__\b")
@@ -235,11 +238,9 @@ def config_hash(config: Mapping[str, str]) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
-def render_connector(
-    program: str, variables: Variables, limits: Limits | None = None
-) -> RenderedConnector:
+def render_connector(program: str, variables: Variables) -> RenderedConnector:
     """Run one jq program and validate its output; raise RenderError with a scrubbed message."""
-    (result,) = render_connectors([program], variables, limits=limits)
+    (result,) = render_connectors([program], variables)
     if isinstance(result, RenderError):
         raise result
     return result
@@ -369,11 +370,11 @@ def self_contained_problem(program: str) -> str | None:
         elif char == '"':
             in_string = True
         elif char == "#":
-            end = program.find("\n", position)
-            comment = program[position : length if end < 0 else end].rstrip("\r")
-            if comment.endswith("\\"):
+            comment = _COMMENT.match(program, position)
+            assert comment is not None  # it matches any "#"
+            if comment[1]:
                 return "a comment ends with a backslash"
-            position = length if end < 0 else end
+            position = comment.end()
             continue
         elif char in "([{":
             stack.append(char)
@@ -466,7 +467,17 @@ def _connect_string(key: str, value: Any) -> str:
     )
 
 
+# JSON's types as jq names them (jq's `type`), with an article.
+_TYPE_NAMES: dict[type[Any], str] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    return _TYPE_NAMES[type(value)]

@@ -64,6 +64,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "templating": (
         "tests/unit/test_templating.py",
+        "tests/unit/test_rendering.py",
         "tests/unit/test_promises_variables.py",
         "tests/unit/test_desired.py",
     ),

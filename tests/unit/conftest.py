@@ -32,6 +32,16 @@ def connector_json(name: str, **config: object) -> str:
     return json.dumps({"name": name, "config": body})
 
 
+@pytest.fixture(autouse=True)
+def _programs_read_afresh() -> None:
+    """Each test reads its programs afresh: `program_inputs` caches by program text, so a
+    cache warmed by an earlier test (or, under mutmut, by the clean run whose process every
+    mutant is forked from) would skip the code the test is about."""
+    from connect_operator.templating import program_inputs
+
+    program_inputs.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def connect_server() -> Iterator[SharedServer]:
     """One loopback server for the session's fake Connects (see `fake_connect`)."""
