@@ -102,13 +102,17 @@ def metric_operations(report: RunReport, duration_seconds: float) -> list[dict[s
 
 
 def write_json_lines(path: Path, documents: Iterable[dict[str, Any]]) -> None:
-    """Append JSON documents, one per line, to a file shell-operator created for us."""
-    encode = _JSON_LINE.encode
-    lines = [encode(document) for document in documents]
-    if not lines:
+    """Append JSON documents, one per line, to a file shell-operator created for us.
+
+    Each line is written as it is encoded: a run that creates thousands of connectors writes
+    megabytes of ledger entries and Events, which are never all held as text at once."""
+    documents = list(documents)
+    if not documents:
         return
+    encode = _JSON_LINE.encode
     with path.open("a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+        for document in documents:
+            handle.write(encode(document) + "\n")
 
 
 # One encoder for every line: `json.dumps` with options builds a new one per call.
