@@ -209,6 +209,12 @@ def reconcile(
     deadline = deadline or Deadline(settings.run_deadline)
     redactor = secrets_redactor(variables, settings)
     ledger = read_ledger(view.ledgers, settings.ledger_name) if view.ledger_known else Ledger()
+    if nothing_to_retry(view, ledger):
+        # Returns at once: no render, no request. The run that saw these inputs reported them.
+        log.debug("retry tick: no target to retry and no ConfigMap changed since the last run")
+        return RunReport(
+            dry_run=dry_run, wall_time=now(), redactor=redactor, ledger=ledger, skipped=True
+        )
     session = session or requests.Session()
     listings = _Listings(
         session,
@@ -226,8 +232,7 @@ def reconcile(
         owners={(e.target, e.connector): e.configmap for e in ledger.entries},
         deadline=deadline,
         ledger=ledger.entries,
-        # A retry tick with nothing to do sends no request, not even the cache's listing.
-        observe=None if nothing_to_retry(view, ledger) else listings.observe,
+        observe=listings.observe,
     )
     report = RunReport(dry_run=dry_run, wall_time=now(), redactor=redactor)
     report.uids = {cm.ref: cm.uid for cm in view.declared_configmaps() if cm.uid}
@@ -248,10 +253,6 @@ def reconcile(
         )
 
     report.ledger = ledger
-    if nothing_to_retry(view, ledger):
-        log.debug("retry tick: no target to retry and no ConfigMap changed since the last run")
-        report.skipped = True
-        return report
     owned = ledger.entries
     owned_by_target: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in owned:

@@ -524,10 +524,15 @@ class InProcessHook:
             }
         )
 
-    def run(self, values: dict[str, str], environ: dict[str, str]) -> list[str]:
-        """One run; returns the programs it rendered."""
+    def run(
+        self, values: dict[str, str], environ: dict[str, str], binding: str = "connectors"
+    ) -> list[str]:
+        """One run (for `binding`); returns the programs it rendered."""
         self.rendered.clear()
-        contexts = group_contexts(binding_configuration(self.settings), self.store)
+        contexts = [
+            {**context, "binding": binding}
+            for context in group_contexts(binding_configuration(self.settings), self.store)
+        ]
         view = read_binding_context(json.dumps(contexts), self.settings)
         variables = Variables(values=values, environ=environ)
         report = reconcile(view, variables, self.settings, deadline=Deadline(30))
@@ -612,6 +617,24 @@ def test_a_changed_program_or_a_connector_changed_by_hand_is_rendered_again(
     hook.fake.connectors["reads-x"]["value"] = "edited by hand"
     assert hook.run(VALUES, ENVIRON) == [PROGRAMS["reads-x.json"]]
     assert hook.fake.connectors["reads-x"]["value"] == "x1"
+
+
+def test_a_retry_tick_with_nothing_to_do_renders_nothing_and_sends_nothing(
+    hook: InProcessHook,
+) -> None:
+    clock = _program("clock", '("t" + (now | floor | tostring | .[0:3]))')
+    hook.put("cm", {**PROGRAMS, "clock.json": clock})
+    hook.run(VALUES, ENVIRON)
+    hook.fake.requests.clear()
+    # not even the program that reads the clock, which every reconciling run renders
+    assert hook.run(VALUES, ENVIRON, binding="retry") == []
+    assert hook.fake.requests == []
+    # a tick that has something to do (a ConfigMap changed) reconciles as any run does
+    hook.put("cm", {**PROGRAMS, "clock.json": clock, "literal.json": _program("literal", '"x"')})
+    assert sorted(hook.run(VALUES, ENVIRON, binding="retry")) == sorted(
+        [clock, _program("literal", '"x"')]
+    )
+    assert hook.fake.connectors["literal"]["value"] == "x"
 
 
 def test_a_program_that_reads_the_clock_is_rendered_every_run(hook: InProcessHook) -> None:
