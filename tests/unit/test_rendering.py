@@ -5,12 +5,14 @@ digests the ledger keeps."""
 from __future__ import annotations
 
 import hashlib
+from types import MappingProxyType
 
 import pytest
 
 from connect_operator.errors import RenderError
 from connect_operator.properties import Variables
 from connect_operator.templating import (
+    SecretKeysOf,
     config_hash,
     inputs_digest,
     program_inputs,
@@ -292,3 +294,16 @@ def test_the_config_hash_the_ledger_keeps_is_sha256_of_the_canonical_json() -> N
     assert config_hash({"topics": "café", "connector.class": "X"}) == (
         "sha256:" + hashlib.sha256(canonical).hexdigest()
     )
+
+
+def test_the_config_hash_is_the_same_for_any_mapping_of_the_same_config() -> None:
+    config = {"connector.class": "X", "topics": "t"}
+    assert config_hash(MappingProxyType(config)) == config_hash(dict(reversed(config.items())))
+
+
+def test_secret_keys_worked_out_later_show_their_keys_and_never_a_value() -> None:
+    program = '{"name": "c", "config": {"connector.class": "X", "pw": $DB_PASSWORD}}'
+    config = {"connector.class": "X", "pw": "CANARYPLAINSECRETVALUE0123456789"}
+    keys = SecretKeysOf(program, VARIABLES, config)
+    assert set(keys) == {"pw"} and "pw" in keys and len(keys) == 1
+    assert repr(keys) == "SecretKeysOf(['pw'])"
