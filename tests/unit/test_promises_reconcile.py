@@ -728,16 +728,17 @@ def test_a_paused_connector_is_information_and_a_running_one_says_nothing(
 ) -> None:
     operator.put_configmap("m", {"a.json": document("a"), "b.json": document("b")})
     assert operator.run().returncode == 0
-    fake_connect.states["a"] = "PAUSED"
-    # A connector created in this run comes first, and has no health to tell yet.
+    fake_connect.states["b"] = "PAUSED"
+    # A connector created in this run comes first, and has no health to tell yet; then a
+    # running one, that has nothing to tell.
     operator.put_configmap(
         "m", {"0.json": document("new"), "a.json": document("a"), "b.json": document("b")}
     )
 
     run = operator.run()
 
-    assert reconcile_lines(run)[-1:] == [health("a", "info", "connector a is PAUSED")]
-    assert not any(line["msg"].startswith("connector b is") for line in reconcile_lines(run))
+    assert reconcile_lines(run)[-1:] == [health("b", "info", "connector b is PAUSED")]
+    assert not any(line["msg"].startswith("connector a is") for line in reconcile_lines(run))
 
 
 def test_a_disabled_or_missing_connector_has_no_health_line(
