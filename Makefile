@@ -94,7 +94,8 @@ connect-status: install ## show whether the local cluster is up
 # template renderer), so on 2 cores two workers cut its wall time (see the README); the tests
 # share no port, file or global state.
 test-unit: install ## fast tests: no Kafka, no network, no real sleeps (tests marked slow excluded)
-	$(PY) -m pytest tests/unit -m "not slow" -n auto
+	# Bytecode caching on: without it every worker re-compiles and re-rewrites every test module.
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests/unit -m "not slow" -n auto
 
 test-deploy: tools ## Dockerfiles (hadolint) and manifests (kustomize + strict schema validation)
 	$(PY) -m pytest tests/deploy
