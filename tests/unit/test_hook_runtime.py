@@ -87,20 +87,31 @@ def test_the_log_level_setting_shows_debug_lines(
     )
 
 
-def test_a_run_makes_no_full_garbage_collection_and_gives_the_collector_back(
+def test_a_run_collects_its_long_lived_garbage_rarely_yet_does_and_gives_the_collector_back(
     operator: ShellOperator, fake_connect: FakeConnect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import gc
+    import weakref
 
     operator.put_configmap("c", {f"c{i}.json": connector_json(f"c{i}") for i in range(20)})
     full_collections: list[int] = []
     young_collections: list[int] = []
     reconciling: list[bool] = []
+    freed_while_reconciling: list[bool] = []
     from connect_operator.reconcile import reconcile as real
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.itself = self
 
     def flagged(*args: Any, **kwargs: Any) -> Any:
         reconciling.append(True)
         try:
+            # Cyclic garbage that outlived the young collections, as an HTTP exchange's does.
+            cycle = Cycle()
+            weakref.finalize(cycle, lambda: freed_while_reconciling.append(bool(reconciling)))
+            gc.collect(1)
+            del cycle
             return real(*args, **kwargs)
         finally:
             reconciling.pop()
@@ -112,8 +123,8 @@ def test_a_run_makes_no_full_garbage_collection_and_gives_the_collector_back(
             (full_collections if info["generation"] == 2 else young_collections).append(1)
 
     saved = gc.get_threshold()
-    # A full collection at every chance: the heap so far is frozen (out of the collector's
-    # sight), so whatever the run keeps counts as growth of the long-lived generation.
+    # Full collections as often as the collector allows: the heap so far is frozen (out of the
+    # collector's sight), so whatever the run keeps counts as growth of the old generation.
     gc.freeze()
     gc.collect()
     gc.set_threshold(50, 1, 1)
@@ -127,6 +138,9 @@ def test_a_run_makes_no_full_garbage_collection_and_gives_the_collector_back(
         gc.unfreeze()
     assert run.returncode == 0, run.stderr
     assert len(fake_connect.connectors) == 20
-    assert full_collections == []
-    assert young_collections  # short-lived cycles are still freed
+    assert freed_while_reconciling == [True]  # old cyclic garbage is freed within the run
+    assert young_collections
+    # ... but rarely: (50, 1, 1) allows a full collection after every middle-generation one
+    # (about every other young collection); the run lets ten middle ones pass first.
+    assert 0 < len(full_collections) <= len(young_collections) / 20 + 1
     assert after == (50, 1, 1)
