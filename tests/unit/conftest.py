@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
 from tests.support.fake_connect import FakeConnect, SharedServer, shared_server
 from tests.support.shell_operator import REPO_ROOT, ShellOperator
 
@@ -22,6 +23,9 @@ CANARIES = (
     "CANARY-ENV-DB-PASSWORD",
     "CANARY-CC-SECRET",
 )
+# The Confluent Cloud API key the `cloud` fake accepts (its secret is a canary too).
+CLOUD_KEY = "CLOUDKEY"
+CLOUD_SECRET = "CANARY-CLOUD-SECRET-5a7b"
 
 
 def connector_json(name: str, **config: object) -> str:
@@ -53,6 +57,13 @@ def connect_server() -> Iterator[SharedServer]:
 def fake_connect(connect_server: SharedServer) -> Iterator[FakeConnect]:
     """A fresh stateful fake Connect, served on the session's loopback port."""
     with connect_server.serving(FakeConnect()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeConfluentCloud]:
+    """A fake of Confluent Cloud's connect/v1 API on loopback, accepting CLOUD_KEY/CLOUD_SECRET."""
+    with serve_cloud(FakeConfluentCloud(api_key=(CLOUD_KEY, CLOUD_SECRET))) as fake:
         yield fake
 
 

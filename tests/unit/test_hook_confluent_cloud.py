@@ -4,18 +4,16 @@ Confluent Cloud's `connect/v1` (tests/support/fake_confluent_cloud.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.fake_confluent_cloud import MASK, FakeConfluentCloud, serve_cloud
+from tests.support.fake_confluent_cloud import MASK, FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ShellOperator
-from tests.unit.conftest import connector_json
+from tests.unit.conftest import CLOUD_KEY, CLOUD_SECRET, connector_json
 
-CLOUD_SECRET = "CANARY-CLOUD-SECRET-5a7b"
 KAFKA_KEY = "CANARY-CCKEY-41d0"
 KAFKA_SECRET = "CANARY-CCSECRET-8e1f/+="
 CANARIES = (CLOUD_SECRET, KAFKA_KEY, KAFKA_SECRET)
@@ -43,12 +41,6 @@ def datagen(name: str, quickstart: str = "ORDERS") -> str:
     )
 
 
-@pytest.fixture
-def cloud() -> Iterator[FakeConfluentCloud]:
-    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", CLOUD_SECRET))) as fake:
-        yield fake
-
-
 def cloud_operator(
     base_env: dict[str, str],
     tmp_path: Path,
@@ -66,7 +58,7 @@ def cloud_operator(
             "CONNECT_OPERATOR_CONFIG_DIR": str(variables),
             "CONNECT_URL": connect.url,
             "CONFLUENT_CLOUD_API_URL": cloud.url,
-            "CONNECT_REST_KEY": "CLOUDKEY",
+            "CONNECT_REST_KEY": CLOUD_KEY,
             "CONNECT_REST_SECRET": secret,
         },
         in_process=True,

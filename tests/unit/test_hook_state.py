@@ -4,21 +4,14 @@ Cloud (where `stopped` is a declaration error), pause, resume and stop on self-m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
+from tests.support.fake_confluent_cloud import FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ShellOperator
-from tests.unit.test_hook_confluent_cloud import CC_LABELS, CLOUD_SECRET, cloud_operator, datagen
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeConfluentCloud]:
-    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", CLOUD_SECRET))) as fake:
-        yield fake
+from tests.unit.test_hook_confluent_cloud import CC_LABELS, cloud_operator, datagen
 
 
 def with_state(program: str, state: str) -> str:

@@ -3,7 +3,6 @@
 ledger as the hook compares them, and refused credentials as a plain error."""
 
 # The fixtures of the Confluent Cloud hook tests are imported and then named as parameters.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -17,11 +16,10 @@ from connect_operator.cli import cli
 from tests.support.fake_confluent_cloud import FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ShellOperator
-from tests.unit.test_hook_confluent_cloud import (  # noqa: F401 (fixtures)
+from tests.unit.test_hook_confluent_cloud import (
     CANARIES,
     CC_LABELS,
     TARGET,
-    cloud,
     cloud_operator,
     datagen,
 )

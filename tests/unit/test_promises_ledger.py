@@ -9,17 +9,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connect_operator.ledger import entry_key
-from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
+from tests.support.fake_confluent_cloud import FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import ShellOperator, group_contexts
 from tests.unit.conftest import connector_json
+from tests.unit.test_hook_confluent_cloud import cloud_operator
 
 LEDGER = "connect-operator-ledger"
 TARGET = "self-managed"
@@ -215,12 +215,6 @@ def test_writes_not_attempted_after_connect_went_away_stay_owned(
 # -- a listing without configs is never "nothing changed" -----------------------------------
 
 
-@pytest.fixture
-def cloud() -> Iterator[FakeConfluentCloud]:
-    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", "CLOUD-SECRET-1234"))) as fake:
-        yield fake
-
-
 def managed(name: str, topic: str) -> str:
     return json.dumps(
         {
@@ -240,21 +234,9 @@ def managed(name: str, topic: str) -> str:
 
 
 def test_a_listing_without_configs_still_finds_the_one_config_that_changed(
-    base_env: dict[str, str], fake_connect: FakeConnect, cloud: FakeConfluentCloud
+    base_env: dict[str, str], tmp_path: Path, fake_connect: FakeConnect, cloud: FakeConfluentCloud
 ) -> None:
-    operator = ShellOperator(
-        env={
-            **base_env,
-            "CONNECT_URL": fake_connect.url,
-            "CONFLUENT_CLOUD_API_URL": cloud.url,
-            "CONNECT_REST_KEY": "CLOUDKEY",
-            "CONNECT_REST_SECRET": "CLOUD-SECRET-1234",
-        },
-        in_process=True,
-    )
-    operator.put_configmap(
-        "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-456"}
-    )
+    operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
     labels = {"destination": "connect", "enabled": "true", "destination.cc": "orders-cluster"}
     operator.put_configmap(
         "datagen", {"a.json": managed("gen-a", "one"), "b.json": managed("gen-b", "one")}, labels

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +31,10 @@ from connect_operator.reconcile import Outcome, RunReport, apply, reconcile
 from connect_operator.settings import Settings
 from connect_operator.targets import Target
 from tests.support.fake_clock import FakeClock
-from tests.support.fake_confluent_cloud import FakeConfluentCloud, serve_cloud
+from tests.support.fake_confluent_cloud import FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import HookRun, ShellOperator, group_contexts
+from tests.unit.test_hook_confluent_cloud import cloud_operator
 
 TARGET = "self-managed"
 LEDGER = "connect-operator-ledger"
@@ -1122,12 +1123,6 @@ def test_the_report_carries_the_configmaps_uids_the_wall_clock_and_each_targets_
 # -- several targets: each gets its share of the run's deadline ------------------------------
 
 
-@pytest.fixture
-def cloud() -> Iterator[FakeConfluentCloud]:
-    with serve_cloud(FakeConfluentCloud(api_key=("CLOUDKEY", "CLOUD-SECRET-1234"))) as fake:
-        yield fake
-
-
 CLOUD_TARGET = "confluent-cloud/env-123/lkc-456"
 CLOUD_LABELS = {"destination": "connect", "enabled": "true", "destination.cc": "orders-cluster"}
 
@@ -1153,23 +1148,11 @@ def managed(name: str) -> str:
 
 @pytest.fixture
 def two_targets(
-    base_env: dict[str, str], fake_connect: FakeConnect, cloud: FakeConfluentCloud
+    base_env: dict[str, str], tmp_path: Path, fake_connect: FakeConnect, cloud: FakeConfluentCloud
 ) -> ShellOperator:
     """Connector `gen` on Confluent Cloud (listed first: its id sorts first) and `a` on the
     self-managed Connect."""
-    operator = ShellOperator(
-        env={
-            **base_env,
-            "CONNECT_URL": fake_connect.url,
-            "CONFLUENT_CLOUD_API_URL": cloud.url,
-            "CONNECT_REST_KEY": "CLOUDKEY",
-            "CONNECT_REST_SECRET": "CLOUD-SECRET-1234",
-        },
-        in_process=True,
-    )
-    operator.put_configmap(
-        "orders-cluster", {}, {"environment_id": "env-123", "resource_id": "lkc-456"}
-    )
+    operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
     operator.put_configmap("a-cloud", {"gen.json": managed("gen")}, CLOUD_LABELS)
     operator.put_configmap("m", {"a.json": document("a")})
     return operator
