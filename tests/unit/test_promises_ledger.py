@@ -216,6 +216,7 @@ def test_writes_not_attempted_after_connect_went_away_stay_owned(
 
 
 def managed(name: str, topic: str) -> str:
+    """A Confluent Cloud managed connector (Datagen), literal values only."""
     return json.dumps(
         {
             "name": name,

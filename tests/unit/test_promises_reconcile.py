@@ -35,6 +35,7 @@ from tests.support.fake_confluent_cloud import FakeConfluentCloud
 from tests.support.fake_connect import FakeConnect
 from tests.support.shell_operator import HookRun, ShellOperator, group_contexts
 from tests.unit.test_hook_confluent_cloud import cloud_operator
+from tests.unit.test_promises_ledger import managed
 
 TARGET = "self-managed"
 LEDGER = "connect-operator-ledger"
@@ -1127,25 +1128,6 @@ CLOUD_TARGET = "confluent-cloud/env-123/lkc-456"
 CLOUD_LABELS = {"destination": "connect", "enabled": "true", "destination.cc": "orders-cluster"}
 
 
-def managed(name: str) -> str:
-    """A Confluent Cloud managed connector (Datagen), literal values only."""
-    return json.dumps(
-        {
-            "name": name,
-            "config": {
-                "connector.class": "DatagenSource",
-                "kafka.auth.mode": "KAFKA_API_KEY",
-                "kafka.api.key": "KEY-1234",
-                "kafka.api.secret": "SECRET-1234",
-                "kafka.topic": "orders",
-                "output.data.format": "JSON",
-                "quickstart": "ORDERS",
-                "tasks.max": "1",
-            },
-        }
-    )
-
-
 @pytest.fixture
 def two_targets(
     base_env: dict[str, str], tmp_path: Path, fake_connect: FakeConnect, cloud: FakeConfluentCloud
@@ -1153,7 +1135,7 @@ def two_targets(
     """Connector `gen` on Confluent Cloud (listed first: its id sorts first) and `a` on the
     self-managed Connect."""
     operator = cloud_operator(base_env, tmp_path, cloud, fake_connect)
-    operator.put_configmap("a-cloud", {"gen.json": managed("gen")}, CLOUD_LABELS)
+    operator.put_configmap("a-cloud", {"gen.json": managed("gen", "orders")}, CLOUD_LABELS)
     operator.put_configmap("m", {"a.json": document("a")})
     return operator
 
