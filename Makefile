@@ -109,10 +109,12 @@ test-e2e: tools jars e2e-tools ## the hook in the real shell-operator, on a real
 test: tools jars e2e-tools ## every test: unit, deploy, integration and end-to-end
 	$(PY) -m pytest tests
 
-# MODULES=plan ledger ... limits the run; CHANGED_SINCE=main runs the modules a branch changed.
+# MODULES=plan ledger ... limits the run; CHANGED_SINCE=main runs the modules a branch changed;
+# FAIL_UNDER=90 fails when a module scores below 90%.
 mutation: install ## mutmut over the promise-carrying modules, each against its fast tests
 	$(PY) -m pip install -q -e '.[mutation]'
-	$(PY) -m tests.mutation $(if $(CHANGED_SINCE),--changed-since $(CHANGED_SINCE)) $(MODULES)
+	$(PY) -m tests.mutation $(if $(CHANGED_SINCE),--changed-since $(CHANGED_SINCE)) \
+		$(if $(FAIL_UNDER),--fail-under $(FAIL_UNDER)) $(MODULES)
 
 lint: install ## ruff and mypy (strict) over the package, the tests and bench
 	$(VENV)/bin/ruff check .
