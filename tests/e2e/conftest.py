@@ -72,15 +72,6 @@ def kube(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def connect_cluster() -> cluster.ClusterInfo:
-    """The running local cluster; started for this session if it was not up already."""
-    try:
-        return cluster.ensure_up()
-    except RuntimeError as error:
-        pytest.fail(f"the local Kafka cluster did not start:\n{error}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
 def operator_rbac() -> str:
     """The operator's ServiceAccount, Role and RoleBinding exactly as ``k8s/base`` builds them."""
     kustomize = os.environ.get("KUSTOMIZE") or str(REPO_ROOT / ".tools" / "bin" / "kustomize")

@@ -1,7 +1,8 @@
 """Fixtures of the integration suite: the real local Kafka cluster of ``tests/kafka/cluster.py``.
 
-``connect_cluster`` (session scope) returns a :class:`~tests.kafka.cluster.ClusterInfo` for a
-KRaft broker and two distributed Connect workers (``info.urls``: 8083 and 8084 by default).
+``connect_cluster`` (session scope, defined in ``tests/conftest.py`` for the e2e suite too)
+returns a :class:`~tests.kafka.cluster.ClusterInfo` for a KRaft broker and two distributed
+Connect workers (``info.urls``: 8083 and 8084 by default).
 
 - It reuses a cluster that is already up (``make connect-up``), so a local edit-test loop costs
   nothing; otherwise it starts one, which takes about 6 s with the jars in place.
@@ -21,15 +22,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.kafka import cluster
-
-
-@pytest.fixture(scope="session")
-def connect_cluster() -> cluster.ClusterInfo:
-    """The running local cluster; started for this session if it was not up already."""
-    try:
-        return cluster.ensure_up()
-    except RuntimeError as error:
-        pytest.fail(f"the local Kafka cluster did not start:\n{error}", pytrace=False)
 
 
 @pytest.fixture

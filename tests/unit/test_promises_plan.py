@@ -21,25 +21,11 @@ from connect_operator.plan import (
     not_what_we_applied,
     plan_target,
 )
-from connect_operator.targets import Target
 from connect_operator.templating import config_hash
+from tests.unit.test_plan import TARGET
+from tests.unit.test_plan import desired as declared
 
-TARGET = Target(id="self-managed", base_url="http://connect")
 T = TARGET.id
-
-
-def declared(
-    name: str, enabled: bool = True, state: str = "running", cm: str = "ns/cm", **config: str
-) -> DesiredConnector:
-    return DesiredConnector(
-        target=TARGET,
-        name=name,
-        config={"connector.class": "X", **config},
-        secret_keys=frozenset(),
-        source=Source(cm, f"{name}.json"),
-        enabled=enabled,
-        state=state,
-    )
 
 
 def live(
