@@ -49,7 +49,7 @@ def _string(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(value)
+    return str(value)
 
 
 def is_masked(value: str) -> bool:

@@ -199,10 +199,11 @@ def plan_target(
     if max_deletes is not None and len(deletes) > max_deletes:
         refused = tuple(sorted(action.connector for action in deletes))
         kept += [entry for entry in owned if entry.connector in refused]
-        kept_entries = tuple(sorted(set(kept), key=entry_fields))
-        return TargetPlan(target_id, tuple(actions), refused, kept_entries, tuple(replaced))
+        deletes = []
+    else:
+        refused = ()
     kept_entries = tuple(sorted(set(kept), key=entry_fields))
-    return TargetPlan(target_id, tuple(actions + deletes), (), kept_entries, tuple(replaced))
+    return TargetPlan(target_id, tuple(actions + deletes), refused, kept_entries, tuple(replaced))
 
 
 def not_what_we_applied(entry: LedgerEntry, current: ObservedConnector) -> str:

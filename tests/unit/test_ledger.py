@@ -443,3 +443,25 @@ def test_a_leftover_legacy_entry_never_overrides_the_newer_key_of_the_same_conne
 
     assert read_ledger(snapshot(store), NAME).entries == (newer,)
     assert holders(store, newer.data_key) == [shard_of(NAME, newer.data_key)]
+
+
+def test_an_entry_held_by_two_ledger_configmaps_is_updated_and_removed_in_both() -> None:
+    # Two copies (a hand edit, an older release's shard count): the first read wins, so an
+    # update that reached only one copy would leave the old hash in force.
+    store = ObjectStore()
+    stray = entry("twice")
+    first, second = [n for n in shard_names(NAME)[1:] if n != shard_of(NAME, stray.data_key)][:2]
+    for name in (first, second):
+        put_configmap(store, name, {stray.data_key: encode_entry(stray)})
+    before = read_ledger(snapshot(store), NAME)
+    assert before.where(stray.data_key) == (first, second)
+    updated = entry("twice", hash_="sha256:" + "b" * 64)
+
+    write(store, before, [updated])
+
+    assert read_ledger(snapshot(store), NAME).entries == (updated,)
+    assert holders(store, stray.data_key) == sorted([first, second])
+
+    write(store, read_ledger(snapshot(store), NAME), [])
+
+    assert holders(store, stray.data_key) == []
